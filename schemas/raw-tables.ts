@@ -47,7 +47,7 @@ export const rawTables = {
       event: col.string("Event that triggered the run, e.g. push, pull_request, schedule."),
       head_branch: col.stringOrNull("Branch the run ran on."),
       head_sha: col.string("Commit SHA the run ran on."),
-      actor_login: col.stringOrNull("Login of the user that triggered this attempt."),
+      actor_login: col.stringOrNull("Login of the user whose action started the run (actor)."),
       status: col.string("queued, in_progress, completed, waiting, requested or pending."),
       conclusion: col.stringOrNull("success, failure, cancelled, skipped, timed_out, action_required, neutral, stale; null until completed."),
       created_at: col.timestamp("When the run was created (UTC); identical for every attempt."),

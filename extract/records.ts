@@ -1,0 +1,134 @@
+/**
+ * Maps GitHub API objects to raw rows. Typed columns are picked defensively (optional chaining, explicit
+ * nulls) because the API object may be malformed; the raw-table schema then validates the row and a
+ * failing row is quarantined by the batch writer with the column that failed.
+ */
+import type { RestEndpointMethodTypes } from "@octokit/rest";
+import type { RawRow } from "../schemas/raw-tables.js";
+
+type Api = RestEndpointMethodTypes;
+export type ApiRun = Api["actions"]["listWorkflowRunsForRepo"]["response"]["data"]["workflow_runs"][number];
+export type ApiJob = Api["actions"]["listJobsForWorkflowRun"]["response"]["data"]["jobs"][number];
+export type ApiStep = NonNullable<ApiJob["steps"]>[number];
+export type ApiWorkflow = Api["actions"]["listRepoWorkflows"]["response"]["data"]["workflows"][number];
+export type ApiPackage = Api["packages"]["listPackagesForOrganization"]["response"]["data"][number];
+export type ApiPackageVersion = Api["packages"]["getAllPackageVersionsForPackageOwnedByOrg"]["response"]["data"][number];
+
+/** A row before the batch writer adds `_batch_id`. */
+export type Unbatched<T> = Omit<T, "_batch_id">;
+
+const asPayload = (value: unknown) => value as Record<string, unknown>;
+
+export function workflowRow(repository: string, w: ApiWorkflow, extractedAt: string): Unbatched<RawRow<"workflows">> {
+  return {
+    repository,
+    workflow_id: w.id,
+    name: w.name,
+    path: w.path,
+    state: w.state,
+    created_at: w.created_at,
+    updated_at: w.updated_at,
+    payload: asPayload(w),
+    _extracted_at: extractedAt,
+  };
+}
+
+export function runRow(repository: string, r: ApiRun, extractedAt: string): Unbatched<RawRow<"workflow_runs">> {
+  return {
+    repository: r.repository?.full_name ?? repository,
+    run_id: r.id,
+    run_attempt: r.run_attempt ?? 1,
+    workflow_id: r.workflow_id,
+    workflow_name: r.name ?? null,
+    workflow_path: r.path ?? null,
+    event: r.event,
+    head_branch: r.head_branch ?? null,
+    head_sha: r.head_sha,
+    actor_login: r.actor?.login ?? null,
+    status: r.status as string,
+    conclusion: r.conclusion ?? null,
+    created_at: r.created_at,
+    run_started_at: r.run_started_at ?? null,
+    updated_at: r.updated_at,
+    html_url: r.html_url,
+    payload: asPayload(r),
+    _extracted_at: extractedAt,
+  };
+}
+
+export function jobRow(repository: string, j: ApiJob, extractedAt: string): Unbatched<RawRow<"workflow_jobs">> {
+  return {
+    repository,
+    job_id: j.id,
+    run_id: j.run_id,
+    run_attempt: j.run_attempt ?? 1,
+    workflow_name: j.workflow_name ?? null,
+    job_name: j.name,
+    head_branch: j.head_branch ?? null,
+    status: j.status,
+    conclusion: j.conclusion ?? null,
+    created_at: j.created_at,
+    started_at: j.started_at ?? null,
+    completed_at: j.completed_at ?? null,
+    runner_name: j.runner_name ?? null,
+    runner_group_name: j.runner_group_name ?? null,
+    labels: j.labels,
+    payload: asPayload(j),
+    _extracted_at: extractedAt,
+  };
+}
+
+export function stepRow(repository: string, j: ApiJob, s: ApiStep, extractedAt: string): Unbatched<RawRow<"job_steps">> {
+  return {
+    repository,
+    job_id: j.id,
+    run_id: j.run_id,
+    run_attempt: j.run_attempt ?? 1,
+    step_number: s.number,
+    step_name: s.name,
+    status: s.status,
+    conclusion: s.conclusion ?? null,
+    started_at: s.started_at ?? null,
+    completed_at: s.completed_at ?? null,
+    payload: asPayload(s),
+    _extracted_at: extractedAt,
+  };
+}
+
+export function packageRow(owner: string, ownerType: string, p: ApiPackage, extractedAt: string): Unbatched<RawRow<"packages">> {
+  return {
+    owner: p.owner?.login ?? owner,
+    owner_type: ownerType,
+    package_id: p.id,
+    package_type: p.package_type,
+    package_name: p.name,
+    visibility: p.visibility,
+    repository: p.repository?.full_name ?? null,
+    version_count: p.version_count ?? null,
+    created_at: p.created_at,
+    updated_at: p.updated_at,
+    payload: asPayload(p),
+    _extracted_at: extractedAt,
+  };
+}
+
+export function packageVersionRow(
+  owner: string,
+  pkg: { package_type: string; name: string },
+  v: ApiPackageVersion,
+  extractedAt: string,
+): Unbatched<RawRow<"package_versions">> {
+  return {
+    owner,
+    package_type: pkg.package_type,
+    package_name: pkg.name,
+    version_id: v.id,
+    version_name: v.name,
+    tags: v.metadata?.container?.tags ?? [],
+    created_at: v.created_at,
+    updated_at: v.updated_at,
+    deleted_at: v.deleted_at ?? null,
+    payload: asPayload(v),
+    _extracted_at: extractedAt,
+  };
+}
