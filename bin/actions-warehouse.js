@@ -3,4 +3,4 @@
 import { register } from "tsx/esm/api";
 
 register();
-await import("../jobs/cli.ts");
+await import("../jobs/main.ts");

@@ -1,0 +1,180 @@
+/**
+ * `actions-warehouse` — the command line the cron, scripts and people use.
+ * The invocation of `pipeline` is a stable interface: flags are added, never renamed.
+ */
+import { Command, InvalidArgumentError, Option } from "commander";
+import { createLogger, type Logger } from "../log/logger.js";
+import { ConfigError, type ExtractConfigInput } from "../extract/config.js";
+import { runExtract } from "../extract/run.js";
+import { loadIntoDuckDb } from "../load/duckdb-load.js";
+import { runTransform } from "../transform/run.js";
+import { writeBigQuerySchemas } from "../schemas/bigquery-schema.js";
+import { collect, defaults, githubEnv, WAREHOUSES } from "./options.js";
+import { pipelineSummary, runPipeline } from "./pipeline.js";
+import { formatTable } from "./summary.js";
+import { runDemo } from "./demo.js";
+
+/** Exit codes, documented in the README. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, config: 3, assertion: 4 } as const;
+
+function integer(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number`);
+    return n;
+  };
+}
+
+function parseVars(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf("=");
+  if (eq < 1) throw new InvalidArgumentError("--var must be NAME=VALUE");
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+interface ScopeFlags {
+  repo: string[];
+  org: string[];
+  user: string[];
+  since: string;
+  until?: string;
+  stagingDir: string;
+  concurrency: number;
+  packages: boolean;
+}
+
+function extractInput(flags: ScopeFlags): ExtractConfigInput {
+  const env = githubEnv();
+  return {
+    repos: flags.repo,
+    orgs: flags.org,
+    users: flags.user,
+    since: flags.since,
+    ...(flags.until ? { until: flags.until } : {}),
+    apiUrl: env.apiUrl,
+    ...(env.token ? { token: env.token } : {}),
+    stagingDir: flags.stagingDir,
+    concurrency: flags.concurrency,
+    packages: flags.packages,
+  };
+}
+
+function scopeOptions(cmd: Command): Command {
+  return cmd
+    .option("--repo <owner/name>", "repository to extract (repeatable)", collect, [])
+    .option("--org <org>", "every repository and the packages of an organisation (repeatable)", collect, [])
+    .option("--user <user>", "every repository and the packages of a user (repeatable)", collect, [])
+    .requiredOption("--since <YYYY-MM-DD>", "first day (UTC) of runs to extract, by created date")
+    .option("--until <YYYY-MM-DD>", "last day (UTC) of runs to extract, inclusive (default: now)")
+    .option("--staging-dir <dir>", "where NDJSON batches and manifests are written", defaults.stagingDir)
+    .option("--concurrency <n>", "concurrent GitHub requests", integer("--concurrency"), defaults.concurrency)
+    .option("--no-packages", "skip GitHub Packages");
+}
+
+function warehouseOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--warehouse <kind>", "warehouse to load and transform").choices(WAREHOUSES).default("duckdb"))
+    .option("--duckdb-path <file>", "DuckDB warehouse file", defaults.duckdbPath);
+}
+
+function transformOptions(cmd: Command): Command {
+  return cmd
+    .option("--tags <tag>", "only run models with this Dataform tag (repeatable)", collect, [])
+    .option("--full-refresh", "rebuild incremental tables from scratch")
+    .option("--var <name=value>", "Dataform project variable (repeatable)", parseVars, {});
+}
+
+const examples = (lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
+
+export function buildProgram(log: Logger): Command {
+  const program = new Command("actions-warehouse")
+    .description("GitHub Actions and Packages history into a BigQuery or DuckDB warehouse, modelled with Dataform.")
+    .showHelpAfterError()
+    .addHelpText(
+      "after",
+      `\nEnvironment:\n  GITHUB_API_URL  REST API base URL (default https://api.github.com; GHES: https://HOST/api/v3)\n  GITHUB_TOKEN    token for the API (never logged)\n  LOG_LEVEL       debug | info | warn | error (default info)\n${examples([
+        "npm run demo",
+        "GITHUB_TOKEN=... actions-warehouse pipeline --org acme --since 2026-11-01 --warehouse duckdb --duckdb-path .warehouse/acme.duckdb",
+      ])}`,
+    );
+
+  scopeOptions(program.command("extract").description("page through the GitHub API into gzip NDJSON batches and a manifest"))
+    .addHelpText("after", examples(["actions-warehouse extract --repo acme/api --since 2026-11-01 --until 2026-11-07"]))
+    .action(async (flags: ScopeFlags) => {
+      const result = await runExtract(extractInput(flags), { log });
+      console.log(formatTable(["raw table", "records"], Object.entries(result.manifest.counts).sort()));
+      console.log(`\nmanifest ${result.manifestPath}\nquarantined ${result.manifest.quarantined}, API requests ${result.manifest.api.requests}`);
+    });
+
+  warehouseOptions(program.command("load").description("load every staged batch not loaded yet (idempotent)"))
+    .option("--staging-dir <dir>", "staging folder to load from", defaults.stagingDir)
+    .addHelpText("after", examples(["actions-warehouse load --duckdb-path .warehouse/warehouse.duckdb"]))
+    .action(async (flags: { stagingDir: string; duckdbPath: string }) => {
+      const result = await loadIntoDuckDb({ duckdbPath: flags.duckdbPath, stagingDir: flags.stagingDir, log });
+      console.log(formatTable(["raw table", "rows loaded"], Object.entries(result.rows).sort()));
+      console.log(`\n${result.loaded.length} batches loaded, ${result.skipped} already loaded, ${result.quarantined} quarantined records`);
+    });
+
+  transformOptions(warehouseOptions(program.command("transform").description("build the Dataform models (staging, marts, reporting) and run assertions")))
+    .addHelpText("after", examples(["actions-warehouse transform", "actions-warehouse transform --tags reporting", "actions-warehouse transform --full-refresh"]))
+    .action(async (flags: { duckdbPath: string; tags: string[]; fullRefresh?: boolean; var: Record<string, string> }) => {
+      const result = await runTransform({ duckdbPath: flags.duckdbPath, tags: flags.tags.length ? flags.tags : undefined, fullRefresh: flags.fullRefresh === true, vars: flags.var });
+      console.log(formatTable(["action", "type", "status", "ms"], result.actions.map((a) => [a.name, a.type, a.status, Math.round(a.durationMs)])));
+    });
+
+  transformOptions(warehouseOptions(scopeOptions(program.command("pipeline").description("extract, load and transform in one go (what the cron runs)"))))
+    .addHelpText("after", examples(["actions-warehouse pipeline --repo acme/api --repo acme/web --since 2026-11-01 --warehouse duckdb --duckdb-path .warehouse/acme.duckdb"]))
+    .action(async (flags: ScopeFlags & { duckdbPath: string; tags: string[]; fullRefresh?: boolean; var: Record<string, string> }) => {
+      const result = await runPipeline({
+        extract: extractInput(flags),
+        duckdbPath: flags.duckdbPath,
+        ...(flags.tags.length ? { tags: flags.tags } : {}),
+        fullRefresh: flags.fullRefresh === true,
+        vars: flags.var,
+        log,
+      });
+      console.log(pipelineSummary(result));
+    });
+
+  program
+    .command("demo")
+    .description("start the GitHub API simulator and run the whole pipeline into .warehouse/demo.duckdb (no account, no token)")
+    .option("--duckdb-path <file>", "DuckDB file for the demo", ".warehouse/demo.duckdb")
+    .option("--seed <n>", "simulator seed", integer("--seed"), 42)
+    .action(async (flags: { duckdbPath: string; seed: number }) => {
+      await runDemo({ duckdbPath: flags.duckdbPath, seed: flags.seed, log });
+    });
+
+  program
+    .command("generate-schemas")
+    .description("regenerate schemas/bigquery/*.json from the zod raw-table schemas")
+    .action(() => {
+      for (const file of writeBigQuerySchemas()) console.log(file);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const log = createLogger();
+  const program = buildProgram(log).exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return EXIT.ok;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") return EXIT.ok;
+    if (typeof code === "string" && code.startsWith("commander.")) return EXIT.usage;
+    if (error instanceof ConfigError) {
+      log.error(error.message);
+      return EXIT.config;
+    }
+    if (error instanceof Error && error.name === "AssertionFailedError") {
+      log.error(error.message);
+      return EXIT.assertion;
+    }
+    log.error(error instanceof Error ? error.message : String(error), error instanceof Error && process.env.LOG_LEVEL === "debug" ? { stack: error.stack } : {});
+    return EXIT.failed;
+  }
+}
+
+

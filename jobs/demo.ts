@@ -1,0 +1,84 @@
+/**
+ * `npm run demo`: the whole pipeline with no cloud account and no token. Starts the GitHub API
+ * simulator on 127.0.0.1 with seeded data ending now, runs extract → load → transform into
+ * .warehouse/demo.duckdb and prints the KPI summary and the busiest workflows.
+ */
+import { rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { generateDataset, startSimulator } from "../simulator/index.js";
+import { openDuckDb, quoteIdent } from "../load/duckdb-connection.js";
+import { datasets } from "../load/datasets.js";
+import type { Logger } from "../log/logger.js";
+import { pipelineSummary, runPipeline } from "./pipeline.js";
+import { formatTable } from "./summary.js";
+
+export interface DemoOptions {
+  duckdbPath: string;
+  seed: number;
+  log: Logger;
+  /** Days of history before now (default 14). */
+  days?: number;
+}
+
+function cell(value: unknown): string | number {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "bigint") return Number(value);
+  if (typeof value === "number") return Number.isInteger(value) ? value : Number(value.toFixed(3));
+  return String(value);
+}
+
+async function printQuery(duckdbPath: string, title: string, sql: string): Promise<void> {
+  const warehouse = await openDuckDb(duckdbPath);
+  try {
+    const reader = await warehouse.connection.runAndReadAll(sql);
+    const names = reader.columnNames();
+    const rows = reader.getRowsJS().map((r) => r.map(cell));
+    console.log(`\n${title}\n${formatTable(names, rows)}`);
+  } finally {
+    warehouse.close();
+  }
+}
+
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const anchor = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
+  const days = options.days ?? 14;
+  const dataset = generateDataset({ seed: options.seed, anchor, days });
+  const simulator = await startSimulator({ dataset });
+  const stagingDir = join(dirname(options.duckdbPath), "demo-staging");
+  // The demo always starts from scratch so it shows one consistent seeded history.
+  rmSync(stagingDir, { recursive: true, force: true });
+  rmSync(options.duckdbPath, { force: true });
+  rmSync(`${options.duckdbPath}.wal`, { force: true });
+  options.log.info("GitHub API simulator started", { url: simulator.url, seed: options.seed });
+  try {
+    const since = new Date(anchor.getTime() - days * 86_400_000).toISOString().slice(0, 10);
+    const result = await runPipeline({
+      extract: {
+        orgs: dataset.owners.filter((o) => o.type === "Organization").map((o) => o.login),
+        users: dataset.owners.filter((o) => o.type === "User").map((o) => o.login),
+        since,
+        apiUrl: simulator.url,
+        stagingDir,
+      },
+      duckdbPath: options.duckdbPath,
+      vars: { kpi_reference_time: anchor.toISOString() },
+      log: options.log,
+    });
+    console.log(pipelineSummary(result));
+  } finally {
+    await simulator.close();
+  }
+  const models = quoteIdent(datasets.models);
+  await printQuery(options.duckdbPath, "KPI summary", `SELECT * FROM ${models}.rpt_kpi_summary`);
+  await printQuery(
+    options.duckdbPath,
+    "Pipeline health, last 7 days, busiest workflows",
+    `SELECT repository, workflow_name, SUM(runs) AS runs, SUM(successes) AS successes, SUM(failures) AS failures,
+            ROUND(SUM(successes) / NULLIF(SUM(successes) + SUM(failures), 0), 3) AS pass_rate,
+            MAX(p95_duration_seconds) AS worst_daily_p95_s
+       FROM ${models}.rpt_pipeline_health_daily
+      WHERE run_date >= CAST('${anchor.toISOString().slice(0, 10)}' AS DATE) - INTERVAL 7 DAY
+      GROUP BY ALL ORDER BY runs DESC LIMIT 10`,
+  );
+  console.log(`\nWarehouse: ${options.duckdbPath}  (open it with the duckdb CLI or any DuckDB client; tables live in schemas ${datasets.raw}, ${datasets.staging}, ${datasets.models})`);
+}

@@ -1,0 +1,53 @@
+/**
+ * extract → load → transform, the job the cron runs. Each stage is also a command of its own.
+ */
+import { runExtract, type ExtractResult } from "../extract/run.js";
+import type { ExtractConfigInput } from "../extract/config.js";
+import { loadIntoDuckDb, type LoadResult } from "../load/duckdb-load.js";
+import { runTransform, type TransformResult } from "../transform/run.js";
+import type { Logger } from "../log/logger.js";
+import { formatTable, seconds } from "./summary.js";
+
+export interface PipelineOptions {
+  extract: ExtractConfigInput;
+  duckdbPath: string;
+  tags?: string[];
+  fullRefresh?: boolean;
+  vars?: Record<string, string>;
+  log: Logger;
+}
+
+export interface PipelineResult {
+  extract: ExtractResult;
+  load: LoadResult;
+  transform: TransformResult;
+  durationMs: number;
+}
+
+export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
+  const started = Date.now();
+  const log = options.log;
+  const extract = await runExtract(options.extract, { log });
+  const load = await loadIntoDuckDb({ duckdbPath: options.duckdbPath, stagingDir: options.extract.stagingDir, log });
+  const transform = await runTransform({
+    duckdbPath: options.duckdbPath,
+    ...(options.tags ? { tags: options.tags } : {}),
+    ...(options.fullRefresh ? { fullRefresh: true } : {}),
+    ...(options.vars ? { vars: options.vars } : {}),
+  });
+  return { extract, load, transform, durationMs: Date.now() - started };
+}
+
+export function pipelineSummary(result: PipelineResult): string {
+  const tables = [...new Set([...Object.keys(result.extract.manifest.counts), ...Object.keys(result.load.rows)])].sort();
+  const rows = tables.map((t) => [t, result.extract.manifest.counts[t] ?? 0, result.load.rows[t] ?? 0]);
+  const actions = result.transform.actions;
+  return [
+    formatTable(["raw table", "extracted", "loaded"], rows),
+    "",
+    `quarantined records  ${result.extract.manifest.quarantined}`,
+    `API requests         ${result.extract.manifest.api.requests} (${result.extract.manifest.api.not_modified} not modified, ${result.extract.manifest.api.retries} retried)`,
+    `models               ${actions.filter((a) => a.status === "done").length} built, ${actions.filter((a) => a.status === "failed").length} failed`,
+    `time                 extract ${seconds(result.extract.durationMs)}, load ${seconds(result.load.durationMs)}, total ${seconds(result.durationMs)}`,
+  ].join("\n");
+}
