@@ -42,7 +42,7 @@ async function printQuery(duckdbPath: string, title: string, sql: string): Promi
 export async function runDemo(options: DemoOptions): Promise<void> {
   const anchor = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
   const days = options.days ?? 14;
-  const dataset = generateDataset({ seed: options.seed, anchor, days });
+  const dataset = generateDataset({ seed: options.seed, anchor: anchor.toISOString(), days });
   const simulator = await startSimulator({ dataset });
   const stagingDir = join(dirname(options.duckdbPath), "demo-staging");
   // The demo always starts from scratch so it shows one consistent seeded history.
@@ -54,8 +54,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const since = new Date(anchor.getTime() - days * 86_400_000).toISOString().slice(0, 10);
     const result = await runPipeline({
       extract: {
-        orgs: dataset.owners.filter((o) => o.type === "Organization").map((o) => o.login),
-        users: dataset.owners.filter((o) => o.type === "User").map((o) => o.login),
+        orgs: [dataset.org.login],
+        users: [dataset.user.login],
         since,
         apiUrl: simulator.url,
         stagingDir,
