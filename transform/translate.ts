@@ -1,0 +1,214 @@
+/**
+ * BigQuery (GoogleSQL) -> DuckDB translation: the project-owned layer on top of @polyglot-sql/sdk.
+ *
+ * polyglot does most of the work, but some of its output runs on DuckDB with a different meaning than
+ * BigQuery's. Each fix below says what was wrong; each has a parity test in
+ * test/transform-translate.test.ts that runs the translated SQL on DuckDB and checks BigQuery's
+ * documented answer.
+ */
+import { Dialect, transpile } from "@polyglot-sql/sdk";
+
+export class TranslationError extends Error {
+  constructor(
+    message: string,
+    readonly sql: string,
+  ) {
+    super(message);
+    this.name = "TranslationError";
+  }
+}
+
+/** Index just after the matching close paren of the "(" at `open`, skipping strings and quoted names. */
+function matchParen(sql: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < sql.length; i++) {
+    const ch = sql[i];
+    if (ch === "'" || ch === '"' || ch === "`") {
+      i = skipQuoted(sql, i);
+      continue;
+    }
+    if (ch === "(") depth++;
+    else if (ch === ")") {
+      depth--;
+      if (depth === 0) return i + 1;
+    }
+  }
+  throw new TranslationError(`unbalanced parentheses at ${open}`, sql);
+}
+
+/** Index of the closing quote of the quoted run starting at `start` (handles doubled and \ escapes). */
+function skipQuoted(sql: string, start: number): number {
+  const q = sql[start];
+  for (let i = start + 1; i < sql.length; i++) {
+    if (sql[i] === "\\") {
+      i++;
+      continue;
+    }
+    if (sql[i] === q) {
+      if (sql[i + 1] === q) {
+        i++;
+        continue;
+      }
+      return i;
+    }
+  }
+  return sql.length;
+}
+
+/** Splits a call's argument text at top-level commas. */
+function splitArgs(inner: string): string[] {
+  const args: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < inner.length; i++) {
+    const ch = inner[i];
+    if (ch === "'" || ch === '"' || ch === "`") {
+      i = skipQuoted(inner, i);
+      continue;
+    }
+    if (ch === "(" || ch === "[") depth++;
+    else if (ch === ")" || ch === "]") depth--;
+    else if (ch === "," && depth === 0) {
+      args.push(inner.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  args.push(inner.slice(start).trim());
+  return args;
+}
+
+/**
+ * Rewrites every call `NAME(args...)` (case-insensitive, outside string literals) with `replace`; calls
+ * nested in arguments are rewritten first. `replace` returns undefined to leave a call as it is.
+ */
+export function rewriteCalls(sql: string, name: string, replace: (args: string[]) => string | undefined): string {
+  const pattern = new RegExp(`\\b${name}\\s*\\(`, "gi");
+  let out = "";
+  let pos = 0;
+  for (let i = 0; i < sql.length; ) {
+    const ch = sql[i];
+    if (ch === "'" || ch === '"' || ch === "`") {
+      i = skipQuoted(sql, i) + 1;
+      continue;
+    }
+    pattern.lastIndex = i;
+    const m = pattern.exec(sql);
+    if (!m || m.index !== i || (i > 0 && /[\w.]/.test(sql[i - 1] ?? ""))) {
+      i++;
+      continue;
+    }
+    const open = i + m[0].length - 1;
+    const close = matchParen(sql, open);
+    const inner = rewriteCalls(sql.slice(open + 1, close - 1), name, replace);
+    const replacement = replace(splitArgs(inner));
+    out += sql.slice(pos, i) + (replacement ?? `${sql.slice(i, open + 1)}${inner})`);
+    pos = close;
+    i = close;
+  }
+  return out + sql.slice(pos);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Fixes applied to the BigQuery text before polyglot.
+
+/**
+ * Fix 1 — three-part names. Dataform writes `project.dataset.table` in one backtick pair; polyglot keeps
+ * it as one quoted identifier ("actions-warehouse.github_raw.workflow_runs"), which DuckDB reads as a
+ * single table name. DuckDB has no project level: drop it and quote dataset and table separately.
+ */
+export function splitQualifiedNames(sql: string): string {
+  return sql.replace(/`([^`]+)`/g, (whole, name: string) => {
+    const parts = name.split(".");
+    if (parts.length < 2 || parts.length > 3) return whole;
+    return parts
+      .slice(-2)
+      .map((p) => `\`${p}\``)
+      .join(".");
+  });
+}
+
+/**
+ * Fix 2 — TIMESTAMP_DIFF. polyglot emits DuckDB DATE_DIFF('SECOND', b, a), which counts unit
+ * boundaries crossed (00:00:00.9 -> 00:00:01.1 is 1), while BigQuery returns whole elapsed units
+ * truncated toward zero (0). Rewriting to DIV(UNIX_MICROS(a) - UNIX_MICROS(b), n) does not help either:
+ * polyglot drops the parentheses (`EPOCH_US(a) - EPOCH_US(b) // n`). So the call is renamed here and
+ * expanded after polyglot into microsecond arithmetic with DuckDB's `//` (truncates toward zero).
+ */
+const TIMESTAMP_DIFF_MICROS: Record<string, bigint> = {
+  MICROSECOND: 1n,
+  MILLISECOND: 1_000n,
+  SECOND: 1_000_000n,
+  MINUTE: 60_000_000n,
+  HOUR: 3_600_000_000n,
+  DAY: 86_400_000_000n,
+};
+const TS_DIFF_MARKER = "__bq_timestamp_diff";
+
+function markTimestampDiff(sql: string): string {
+  return rewriteCalls(sql, "TIMESTAMP_DIFF", (args) => `${TS_DIFF_MARKER}(${args.join(", ")})`);
+}
+
+function expandTimestampDiff(sql: string): string {
+  return rewriteCalls(sql, TS_DIFF_MARKER, (args) => {
+    const [a, b, unitArg] = args;
+    const unit = (unitArg ?? "").replaceAll('"', "").toUpperCase();
+    const micros = TIMESTAMP_DIFF_MICROS[unit];
+    if (a === undefined || b === undefined || micros === undefined) {
+      throw new TranslationError(`TIMESTAMP_DIFF unit not supported: ${unitArg ?? "(none)"}`, sql);
+    }
+    return `((EPOCH_US(${a}) - EPOCH_US(${b})) // ${micros})`;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Fixes applied to polyglot's DuckDB output.
+
+/**
+ * Fix 3 — DATE_TRUNC on DATE. BigQuery DATE_TRUNC(date, part) returns a DATE; DuckDB's date_trunc
+ * returns a TIMESTAMP (so views expose the wrong type and comparisons with DATEs shift zones).
+ * ISOWEEK (Monday start) is passed through as 'ISOWEEK', which DuckDB does not know: it is DuckDB's
+ * 'week'. BigQuery WEEK starts on Sunday while DuckDB 'week' starts on Monday: subtract dayofweek
+ * (Sunday = 0) instead.
+ */
+function fixDateTrunc(sql: string): string {
+  return rewriteCalls(sql, "DATE_TRUNC", (args) => {
+    const [partArg, value] = args;
+    if (partArg === undefined || value === undefined || args.length !== 2) return undefined;
+    const part = partArg.replace(/'/g, "").toUpperCase();
+    const isDate = /^CAST\(.*\bAS DATE\)$/is.test(value);
+    if (part === "WEEK" || part.startsWith("WEEK(SUNDAY")) {
+      return `CAST((${value}) - CAST(DAYOFWEEK(${value}) AS INTEGER) AS DATE)`;
+    }
+    if (part === "ISOWEEK" || part === "WEEK(MONDAY)") return `CAST(DATE_TRUNC('week', ${value}) AS DATE)`;
+    if (isDate) return `CAST(DATE_TRUNC('${part.toLowerCase()}', ${value}) AS DATE)`;
+    return undefined;
+  });
+}
+
+/**
+ * Fix 4 — INTERVAL with a column. BigQuery accepts `INTERVAL n HOUR` with any INT64 expression;
+ * polyglot emits `INTERVAL period_hours HOUR`, a DuckDB parser error for a bare column name. DuckDB
+ * accepts the parenthesised form `INTERVAL (period_hours) HOUR`.
+ */
+function parenthesizeIntervalColumns(sql: string): string {
+  return sql.replace(
+    /\bINTERVAL\s+([A-Za-z_][\w.]*)\s+(MICROSECOND|MILLISECOND|SECOND|MINUTE|HOUR|DAY|WEEK|MONTH|QUARTER|YEAR)\b/gi,
+    (_whole, expr: string, unit: string) => `INTERVAL (${expr}) ${unit}`,
+  );
+}
+
+export interface TranslateOptions {
+  /** Pretty-print polyglot's output (slower; for debugging). */
+  pretty?: boolean;
+}
+
+/** Translates one BigQuery statement (or several, `;`-separated) to DuckDB SQL. */
+export function translate(bigquerySql: string, options: TranslateOptions = {}): string {
+  const pre = markTimestampDiff(splitQualifiedNames(bigquerySql));
+  const result = transpile(pre, Dialect.BigQuery, Dialect.DuckDB, { pretty: options.pretty ?? false });
+  if (!result.success || !result.sql) {
+    const where = result.errorLine ? ` (line ${result.errorLine}, column ${result.errorColumn ?? "?"})` : "";
+    throw new TranslationError(`polyglot could not translate${where}: ${result.error ?? "unknown error"}`, bigquerySql);
+  }
+  return result.sql.map((s) => parenthesizeIntervalColumns(fixDateTrunc(expandTimestampDiff(s)))).join(";\n");
+}
