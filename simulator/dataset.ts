@@ -980,3 +980,38 @@ export function landmarks(ds: Dataset): Landmarks {
     bigPackage: { owner: big.owner, package_type: big.package_type, name: big.name, versions: big.versions.filter((v) => v.deleted_at === null).length },
   };
 }
+
+/**
+ * Adds a new run (mutates the dataset) and returns it. The run is appended to `ds.runs` (ids stay
+ * ascending; `created_at` defaults to one minute after the newest run or the anchor, whichever is later).
+ * Its first attempt is observed `observedAt` (default: long after it finished, so it is completed).
+ */
+export function addRunToDataset(
+  ds: Dataset,
+  opts: { repo: string; workflow?: string; created_at?: string; event?: string; branch?: string; outcome?: RunConclusion; actor?: string; observed_at?: string },
+): SimRun {
+  const workflow = ds.workflows.find((w) => w.repo === opts.repo && (opts.workflow === undefined || w.name === opts.workflow));
+  if (!workflow) throw new Error(`no workflow ${opts.workflow ?? "(any)"} in ${opts.repo}`);
+  const last = ds.runs[ds.runs.length - 1];
+  const seq = ds.runs.length;
+  const id = (last?.id ?? RUN_ID_BASE) + 7;
+  const created = opts.created_at ? toSec(opts.created_at) : Math.max(toSec(ds.anchor), last ? toSec(last.created_at) : 0) + 60;
+  const rng = seedrandom.alea(`${ds.seed}|added|${id}`);
+  const runNumber = ds.runs.reduce((n, r) => (r.workflow_id === workflow.id ? Math.max(n, r.run_number) : n), 0) + 1;
+  const actor = opts.actor ?? "alice";
+  const sha = hex(rng, 40);
+  const run: SimRun = {
+    id, seq, repo: opts.repo, workflow_id: workflow.id, workflow_name: workflow.name, workflow_path: workflow.path, run_number: runNumber,
+    event: opts.event ?? "push", head_branch: opts.branch ?? "main", head_sha: sha, display_title: "Added run", commit_message: "Added run",
+    commit_author: actor, created_at: iso(created), pull_requests: [], attempts: [],
+  };
+  const a: SimRunAttempt = {
+    run_attempt: 1, status: "queued", conclusion: null, created_at: run.created_at, run_started_at: run.created_at, updated_at: run.created_at,
+    actor, triggering_actor: actor, rerun_mode: "all", planned_outcome: opts.outcome ?? "success",
+    observed_at: opts.observed_at ?? iso(created + 30 * DAY), min_queue_seconds: 0, min_duration_seconds: 0,
+  };
+  settleAttempt(ds, run, a);
+  run.attempts.push(a);
+  ds.runs.push(run);
+  return run;
+}

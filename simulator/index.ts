@@ -1,0 +1,11 @@
+/** GitHub REST API simulator: seeded dataset (ground truth) and the HTTP server that serves it. */
+export {
+  DEFAULT_ANCHOR, DEFAULT_SEED, JOB_ID_BLOCK, addRunToDataset, allJobsOf, findRun, generateDataset, iso, jobsOf, jobsOfAttempt, landmarks, latestAttempt,
+  rerunRun, toSec,
+} from "./dataset.js";
+export type {
+  Dataset, DatasetOptions, Landmarks, RunConclusion, RunnerKind, SimAccount, SimJob, SimJobTemplate, SimPackage, SimPackageVersion, SimPullRequestRef, SimRepo,
+  SimRun, SimRunAttempt, SimStep, SimWorkflow,
+} from "./dataset.js";
+export { parseCreated, startSimulator } from "./server.js";
+export type { CreatedRange, FaultHook, Reply, RequestContext, Simulator, SimulatorOptions, SimulatorStats } from "./server.js";
