@@ -173,10 +173,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   // ------------------------------------------------------------ renderers
   const userJson = (login: string): Record<string, unknown> => {
     const a = accounts.get(login.toLowerCase()) ?? { login, id: 91_999_999, type: "User" as const, name: null };
-    const u = `${base}/users/${a.login}`;
+    const enc = encodeURIComponent(a.login);
+    const u = `${base}/users/${enc}`;
     return {
       login: a.login, id: a.id, node_id: `${a.type === "Organization" ? "O" : a.type === "Bot" ? "BOT" : "U"}_kgDO${a.id.toString(36)}`,
-      avatar_url: `https://avatars.githubusercontent.com/u/${a.id}?v=4`, gravatar_id: "", url: u, html_url: `${htmlBase}/${a.login}`,
+      avatar_url: `https://avatars.githubusercontent.com/u/${a.id}?v=4`, gravatar_id: "", url: u, html_url: a.type === "Bot" ? `${htmlBase}/apps/${encodeURIComponent(a.login.replace(/\[bot\]$/, ""))}` : `${htmlBase}/${enc}`,
       followers_url: `${u}/followers`, following_url: `${u}/following{/other_user}`, gists_url: `${u}/gists{/gist_id}`,
       starred_url: `${u}/starred{/owner}{/repo}`, subscriptions_url: `${u}/subscriptions`, organizations_url: `${u}/orgs`, repos_url: `${u}/repos`,
       events_url: `${u}/events{/privacy}`, received_events_url: `${u}/received_events`, type: a.type, user_view_type: "public", site_admin: false,
@@ -231,7 +232,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const repoMin = repoJson(repo, "minimal");
     const actorOf = (login: string) => accounts.get(login.toLowerCase());
     const author = actorOf(run.commit_author);
-    const email = author?.type === "Bot" ? `${author.id}+${author.login}@users.noreply.github.com` : `${run.commit_author}@acme.example`;
+    const email = author?.type === "Bot" ? `${author.id}+${author.login.replace(/\[bot\]$/, "")}@users.noreply.github.com` : `${run.commit_author}@acme.example`;
     return {
       id: run.id, name: run.workflow_name, node_id: `WFR_kwLO${run.id.toString(36)}`, head_branch: run.head_branch, head_sha: run.head_sha,
       path: run.workflow_path, display_title: run.display_title, run_number: run.run_number, event: run.event, status: a.status, conclusion: a.conclusion,

@@ -1,0 +1,188 @@
+/**
+ * Conformance: every simulator endpoint's JSON body validates against the response schema of the same
+ * operation and status code in GitHub's official OpenAPI description (@octokit/openapi, dereferenced).
+ */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { Ajv, type ValidateFunction } from "ajv";
+import addFormatsImport from "ajv-formats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateDataset, landmarks, startSimulator, type Dataset, type Simulator } from "../simulator/index.js";
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Obj = { [k: string]: Json };
+const isObj = (x: Json | undefined): x is Obj => typeof x === "object" && x !== null && !Array.isArray(x);
+
+const require = createRequire(import.meta.url);
+const specPath = require.resolve("@octokit/openapi/generated/api.github.com.deref.json");
+
+/** OpenAPI 3.0 → JSON Schema: `nullable: true` becomes a null-allowing type (or anyOf), drop example noise. */
+function toJsonSchema(s: Json, seen = new Map<object, Json>()): Json {
+  if (Array.isArray(s)) return s.map((x) => toJsonSchema(x, seen));
+  if (!isObj(s)) return s;
+  const cached = seen.get(s);
+  if (cached !== undefined) return cached;
+  const out: Obj = {};
+  seen.set(s, out);
+  for (const [k, v] of Object.entries(s)) {
+    if (k === "example" || k === "examples" || k === "description" || k === "nullable" || k === "discriminator" || k === "readOnly" || k === "writeOnly") continue;
+    out[k] = k === "properties" && isObj(v) ? Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, toJsonSchema(pv, seen)])) : toJsonSchema(v, seen);
+  }
+  if (s.nullable === true) {
+    if (typeof out.type === "string") {
+      out.type = [out.type, "null"];
+      if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
+    } else {
+      const inner: Obj = { ...out };
+      for (const k of Object.keys(out)) delete out[k];
+      out.anyOf = [inner, { type: "null" }];
+    }
+  }
+  return out;
+}
+
+const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
+
+let spec: Obj;
+let ajv: Ajv;
+const validators = new Map<string, ValidateFunction>();
+
+function validatorFor(path: string, status: number): ValidateFunction {
+  const key = `${path} ${status}`;
+  let v = validators.get(key);
+  if (!v) {
+    const paths = spec.paths;
+    const op = isObj(paths) && isObj(paths[path]) ? (paths[path] as Obj).get : undefined;
+    if (!isObj(op) || !isObj(op.responses)) throw new Error(`no GET ${path} in the OpenAPI description`);
+    const resp = op.responses[String(status)];
+    const content = isObj(resp) ? resp.content : undefined;
+    const json = isObj(content) ? content["application/json"] : undefined;
+    const schema = isObj(json) ? json.schema : undefined;
+    if (!isObj(schema)) throw new Error(`GET ${path} has no JSON schema for status ${status}`);
+    v = ajv.compile(toJsonSchema(schema) as Obj);
+    validators.set(key, v);
+  }
+  return v;
+}
+
+let ds: Dataset;
+let sim: Simulator;
+
+async function check(operationPath: string, url: string, expectedStatus = 200): Promise<Json> {
+  const res = await fetch(`${sim.url}${url}`);
+  expect(res.status, `${url}`).toBe(expectedStatus);
+  const body = (await res.json()) as Json;
+  const validate = validatorFor(operationPath, expectedStatus);
+  const ok = validate(body);
+  expect(ok, `${url} does not match ${operationPath} ${expectedStatus}: ${JSON.stringify(validate.errors?.slice(0, 5), null, 1)}`).toBe(true);
+  return body;
+}
+
+beforeAll(async () => {
+  spec = JSON.parse(readFileSync(specPath, "utf8")) as Obj;
+  ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
+  addFormats(ajv);
+  ds = generateDataset({ seed: 7, days: 3, runsPerRepoPerDay: 10, busyDayRuns: 0 });
+  sim = await startSimulator({ dataset: ds });
+});
+afterAll(async () => {
+  await sim?.close();
+});
+
+describe("simulator conforms to GitHub's OpenAPI description", () => {
+  it("converts nullable and enforces date-time formats (sanity of the harness)", () => {
+    const v = ajv.compile(toJsonSchema({ type: "string", format: "date-time", nullable: true }) as Obj);
+    expect(v(null)).toBe(true);
+    expect(v("2026-10-01T05:30:00Z")).toBe(true);
+    expect(v("yesterday")).toBe(false);
+  });
+
+  it("root, rate limit, authenticated user", async () => {
+    await check("/", "/");
+    await check("/rate_limit", "/rate_limit");
+    await check("/user", "/user");
+  });
+
+  it("repositories of the org and the user, and one repository", async () => {
+    const org = await check("/orgs/{org}/repos", "/orgs/acme/repos?per_page=2&page=2");
+    expect(Array.isArray(org) && org.length).toBe(2);
+    await check("/orgs/{org}/repos", "/orgs/acme/repos?per_page=100");
+    await check("/users/{username}/repos", "/users/octo-dev/repos");
+    await check("/repos/{owner}/{repo}", "/repos/acme/api");
+    await check("/repos/{owner}/{repo}", "/repos/octo-dev/dotfiles");
+  });
+
+  it("workflows", async () => {
+    await check("/repos/{owner}/{repo}/actions/workflows", "/repos/acme/api/actions/workflows?per_page=2");
+    await check("/repos/{owner}/{repo}/actions/workflows", "/repos/acme/web/actions/workflows");
+  });
+
+  it("workflow runs: paged, filtered, every state and event", async () => {
+    for (const repo of ds.repos) {
+      const body = await check("/repos/{owner}/{repo}/actions/runs", `/repos/${repo.full_name}/actions/runs?per_page=100`);
+      expect(isObj(body) && Array.isArray(body.workflow_runs) && body.workflow_runs.length).toBeGreaterThan(0);
+    }
+    await check("/repos/{owner}/{repo}/actions/runs", "/repos/acme/api/actions/runs?per_page=100&page=2");
+    const day = ds.runs[0]?.created_at.slice(0, 10) ?? "";
+    await check("/repos/{owner}/{repo}/actions/runs", `/repos/acme/api/actions/runs?created=${encodeURIComponent(`>=${day}`)}&branch=main&per_page=50`);
+    await check("/repos/{owner}/{repo}/actions/runs", "/repos/acme/api/actions/runs?status=queued");
+    await check("/repos/{owner}/{repo}/actions/runs", "/repos/acme/web/actions/runs?status=in_progress");
+    await check("/repos/{owner}/{repo}/actions/runs", "/repos/acme/api/actions/runs?event=pull_request&per_page=100");
+  });
+
+  it("one run, its attempts, its jobs (latest, all, per attempt)", async () => {
+    const lm = landmarks(ds);
+    for (const id of [lm.bigRunId, lm.rerunRunId, lm.rerun3RunId, lm.queuedRunId, lm.inProgressRunId, lm.midnightRunId, lm.stuckQueuedRunId]) {
+      const run = ds.runs.find((r) => r.id === id);
+      if (!run) throw new Error(`landmark ${id} missing`);
+      const base = `/repos/${run.repo}/actions/runs/${id}`;
+      await check("/repos/{owner}/{repo}/actions/runs/{run_id}", base);
+      for (const a of run.attempts) {
+        await check("/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}", `${base}/attempts/${a.run_attempt}`);
+        await check("/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs", `${base}/attempts/${a.run_attempt}/jobs?per_page=100`);
+      }
+      await check("/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", `${base}/jobs?per_page=100`);
+      await check("/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", `${base}/jobs?filter=all&per_page=100&page=2`);
+      await check("/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", `${base}/jobs?filter=all&per_page=100`);
+    }
+    // a sample of ordinary runs: every conclusion shows up
+    for (const run of ds.runs.filter((_, i) => i % 17 === 0)) {
+      await check("/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", `/repos/${run.repo}/actions/runs/${run.id}/jobs?filter=all&per_page=100`);
+    }
+  });
+
+  it("packages and versions (org and user, container and npm)", async () => {
+    for (const [scope, login] of [["orgs", "acme"], ["users", "octo-dev"]] as const) {
+      for (const type of ["container", "npm"]) {
+        const path = scope === "orgs" ? "/orgs/{org}/packages" : "/users/{username}/packages";
+        const pkgs = await check(path, `/${scope}/${login}/packages?package_type=${type}`);
+        expect(Array.isArray(pkgs) && pkgs.length).toBeGreaterThan(0);
+        for (const p of Array.isArray(pkgs) ? pkgs : []) {
+          if (!isObj(p)) continue;
+          const vpath = scope === "orgs" ? "/orgs/{org}/packages/{package_type}/{package_name}/versions" : "/users/{username}/packages/{package_type}/{package_name}/versions";
+          await check(vpath, `/${scope}/${login}/packages/${type}/${String(p.name)}/versions?per_page=100`);
+          await check(vpath, `/${scope}/${login}/packages/${type}/${String(p.name)}/versions?per_page=100&page=2`);
+          await check(vpath, `/${scope}/${login}/packages/${type}/${String(p.name)}/versions?state=deleted`);
+        }
+      }
+    }
+  });
+
+  it("rejects a body missing a required field (the harness has teeth)", async () => {
+    const run = ds.runs[0];
+    if (!run) throw new Error("no runs");
+    const res = await fetch(`${sim.url}/repos/${run.repo}/actions/runs/${run.id}/jobs`);
+    const body = (await res.json()) as Json;
+    const validate = validatorFor("/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", 200);
+    expect(validate(body)).toBe(true);
+    const job = isObj(body) && Array.isArray(body.jobs) ? body.jobs[0] : undefined;
+    if (!isObj(job)) throw new Error("no job");
+    delete job.started_at;
+    expect(validate(body)).toBe(false);
+  });
+
+  it("error bodies where the description has them", async () => {
+    await check("/orgs/{org}/packages/{package_type}/{package_name}/versions", "/orgs/acme/packages/container/nope/versions", 404);
+    await check("/repos/{owner}/{repo}", "/repos/acme/nope", 404);
+  });
+});
