@@ -78,13 +78,16 @@ export function pipelineHealth(runs: SimRun[]): HealthRow[] {
   });
 }
 
-/** Queue seconds of every job that a runner picked up (started after being queued and not skipped). */
+/**
+ * Queue seconds of every job a runner picked up. The simulator gives jobs that never started (still
+ * queued, skipped, cancelled before a runner took them) no runner and `started_at = created_at`.
+ */
 export function queueSeconds(ds: Dataset, runs: SimRun[]): Map<number, number | null> {
   const out = new Map<number, number | null>();
   for (const run of runs)
     for (const attemptJobs of allJobsOf(ds, run))
       for (const job of attemptJobs) {
-        const started = job.status !== "queued" && job.conclusion !== "skipped";
+        const started = job.runner_name !== null;
         out.set(job.id, started ? seconds(job.started_at, job.created_at) : null);
       }
   return out;
