@@ -17,6 +17,7 @@ class NdjsonGzipFile {
   private readonly gzip: Gzip;
   private readonly out: WriteStream;
   private readonly hash = createHash("sha256");
+  private draining: Promise<unknown> | undefined;
   bytes = 0;
   records = 0;
 
@@ -33,7 +34,14 @@ class NdjsonGzipFile {
 
   async write(record: unknown): Promise<void> {
     this.records += 1;
-    if (!this.gzip.write(`${JSON.stringify(record)}\n`)) await once(this.gzip, "drain");
+    // Many extractor tasks write concurrently; they share one wait for 'drain' (backpressure) rather
+    // than each adding a listener. Each record is a single write call, so lines never interleave.
+    if (!this.gzip.write(`${JSON.stringify(record)}\n`)) {
+      this.draining ??= once(this.gzip, "drain").finally(() => {
+        this.draining = undefined;
+      });
+    }
+    if (this.draining) await this.draining;
   }
 
   async close(): Promise<{ bytes: number; sha256: string }> {

@@ -89,6 +89,8 @@ export function buildProgram(log: Logger): Command {
   const program = new Command("actions-warehouse")
     .description("GitHub Actions and Packages history into a BigQuery or DuckDB warehouse, modelled with Dataform.")
     .showHelpAfterError()
+    // Before any subcommand is added, so they inherit it: usage errors become exit code 2, not exit(1).
+    .exitOverride()
     .addHelpText(
       "after",
       `\nEnvironment:\n  GITHUB_API_URL  REST API base URL (default https://api.github.com; GHES: https://HOST/api/v3)\n  GITHUB_TOKEN    token for the API (never logged)\n  LOG_LEVEL       debug | info | warn | error (default info)\n${examples([
@@ -156,7 +158,7 @@ export function buildProgram(log: Logger): Command {
 
 export async function main(argv: string[]): Promise<number> {
   const log = createLogger();
-  const program = buildProgram(log).exitOverride();
+  const program = buildProgram(log);
   try {
     await program.parseAsync(argv);
     return EXIT.ok;

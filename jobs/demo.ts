@@ -22,9 +22,31 @@ export interface DemoOptions {
 
 function cell(value: unknown): string | number {
   if (value === null || value === undefined) return "";
+  if (value instanceof Date) return value.toISOString().replace(".000Z", "Z");
   if (typeof value === "bigint") return Number(value);
   if (typeof value === "number") return Number.isInteger(value) ? value : Number(value.toFixed(3));
   return String(value);
+}
+
+/** rpt_kpi_summary has one row per period with `<kpi>_current` / `<kpi>_previous` pairs: show them side by side. */
+async function printKpis(duckdbPath: string, table: string): Promise<void> {
+  const warehouse = await openDuckDb(duckdbPath);
+  try {
+    const rows = (await warehouse.connection.runAndReadAll(`SELECT * FROM ${table} ORDER BY period_hours`)).getRowObjectsJS();
+    const lines: (string | number)[][] = [];
+    for (const row of rows) {
+      for (const key of Object.keys(row).filter((k) => k.endsWith("_current"))) {
+        const kpi = key.slice(0, -"_current".length);
+        const current = row[key] === null ? null : Number(row[key]);
+        const previous = row[`${kpi}_previous`] === null ? null : Number(row[`${kpi}_previous`]);
+        const change = current !== null && previous ? `${(((current - previous) / previous) * 100).toFixed(1)}%` : "";
+        lines.push([String(row.period), kpi, cell(current), cell(previous), change]);
+      }
+    }
+    console.log(`\nKPI summary (reference time ${cell(rows[0]?.reference_time)})\n${formatTable(["period", "kpi", "current", "previous", "change"], lines)}`);
+  } finally {
+    warehouse.close();
+  }
 }
 
 async function printQuery(duckdbPath: string, title: string, sql: string): Promise<void> {
@@ -69,7 +91,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     await simulator.close();
   }
   const models = quoteIdent(datasets.models);
-  await printQuery(options.duckdbPath, "KPI summary", `SELECT * FROM ${models}.rpt_kpi_summary`);
+  await printKpis(options.duckdbPath, `${models}.rpt_kpi_summary`);
   await printQuery(
     options.duckdbPath,
     "Pipeline health, last 7 days, busiest workflows",
