@@ -57,7 +57,7 @@ export async function load(jobs = 1_000_000, files = 4): Promise<Section> {
     const baseline = await timed(async () => {
       await direct.connection.run("CREATE SCHEMA github_raw");
       await direct.connection.run(rawTableDdl("workflow_jobs"));
-      for (const f of batchFiles) await direct.connection.run(`INSERT INTO github_raw.workflow_jobs SELECT * FROM ${readJsonSql("workflow_jobs", join(staging, f.path))}`);
+      for (const f of batchFiles) await direct.connection.run(`INSERT INTO github_raw.workflow_jobs BY NAME SELECT * FROM ${readJsonSql("workflow_jobs", join(staging, f.path))}`);
     });
     direct.close();
     const loader = await timed(() => loadIntoDuckDb({ duckdbPath: join(dir, "loader.duckdb"), stagingDir: staging, log: silentLogger }));

@@ -18,7 +18,7 @@ export async function transform(sizes = [10_000, 100_000, 1_000_000]): Promise<S
       const runs = jobs / 10;
       const w = await openDuckDb(path);
       await createRawTables(w.connection);
-      await insertSynthetic(w.connection, { runs, jobsPerRun: 10, stepsPerJob: 3, batchId: "b1", extractedAt: "2026-10-01 00:00:00+00" });
+      await insertSynthetic(w.connection, { runs, jobsPerRun: 10, stepsPerJob: 3, batchId: "b1", extractedAt: "2026-09-24 00:00:00+00" });
       w.close();
       const full = await timed(() => runTransform({ duckdbPath: path, vars }));
       figures.push({ name: `full build, ${fmt.n(jobs)} jobs`, value: fmt.ms(full.ms), note: `${fmt.n(runs)} runs, ${fmt.n(jobs * 3)} steps, ${full.value.actions.length} actions (compile ${fmt.ms(full.value.compileMs)})` });

@@ -73,7 +73,7 @@ export function readJsonSql(table: RawTableName, path: string): string {
   const columns = columnsOf(table)
     .map((c) => `${sqlString(c.name)}: ${sqlString(c.duckdbType)}`)
     .join(", ");
-  return `read_json(${sqlString(path)}, format = 'newline_delimited', compression = 'gzip', columns = {${columns}})`;
+  return `read_json(${sqlString(path)}, format = 'newline_delimited', compression = 'gzip', hive_partitioning = false, columns = {${columns}})`;
 }
 
 async function loadedBatchIds(connection: DuckDBConnection): Promise<Set<string>> {
