@@ -197,18 +197,112 @@ function parenthesizeIntervalColumns(sql: string): string {
   );
 }
 
+/** Applies `fn` to the text between quoted runs only (string literals and quoted names are kept). */
+function outsideQuotes(sql: string, fn: (text: string) => string): string {
+  let out = "";
+  let start = 0;
+  for (let i = 0; i < sql.length; i++) {
+    const ch = sql[i];
+    if (ch === "'" || ch === '"' || ch === "`") {
+      const end = skipQuoted(sql, i);
+      out += fn(sql.slice(start, i)) + sql.slice(i, end + 1);
+      start = end + 1;
+      i = end;
+    }
+  }
+  return out + fn(sql.slice(start));
+}
+
+/**
+ * Fix 5 — float literals. BigQuery types `2.5` as FLOAT64; DuckDB as DECIMAL(2,1), so CEIL, ROUND and
+ * arithmetic on literals return NUMERIC values with decimal rounding. Cast them to DOUBLE.
+ */
+function floatLiterals(sql: string): string {
+  return outsideQuotes(sql, (text) =>
+    text.replace(/(?<![\w.$])(\d+\.\d*(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+(?:[eE][+-]?\d+)?)(?![\w.])/g, (lit: string) => `CAST(${lit} AS DOUBLE)`),
+  );
+}
+
+/**
+ * Fix 6 — COUNTIF. polyglot emits DuckDB COUNT_IF, which returns NULL (not 0) over no rows; BigQuery's
+ * COUNTIF returns 0. COUNT(CASE WHEN ... THEN 1 END) returns 0 and works as a window function too.
+ */
+function fixCountIf(sql: string): string {
+  return rewriteCalls(sql, "COUNT_IF", (args) => (args.length === 1 ? `COUNT(CASE WHEN ${args[0]} THEN 1 END)` : undefined));
+}
+
+/**
+ * Fix 7 — CONCAT. BigQuery CONCAT returns NULL if any argument is NULL; DuckDB's CONCAT skips NULLs.
+ * DuckDB's `||` propagates NULL like BigQuery.
+ */
+function fixConcat(sql: string): string {
+  return rewriteCalls(sql, "CONCAT", (args) => `(${args.map((a) => `(${a})`).join(" || ")})`);
+}
+
+/**
+ * Fix 8 — REGEXP_CONTAINS. polyglot emits REGEXP_FULL_MATCH (the whole value must match); BigQuery's
+ * REGEXP_CONTAINS is true when any substring matches, which is DuckDB's REGEXP_MATCHES.
+ */
+const REGEXP_CONTAINS_MARKER = "__bq_regexp_contains";
+function markRegexpContains(sql: string): string {
+  return rewriteCalls(sql, "REGEXP_CONTAINS", (args) => `${REGEXP_CONTAINS_MARKER}(${args.join(", ")})`);
+}
+function expandRegexpContains(sql: string): string {
+  return rewriteCalls(sql, REGEXP_CONTAINS_MARKER, (args) => `REGEXP_MATCHES(${args.join(", ")})`);
+}
+
+/**
+ * Fix 9 — JSON_VALUE. polyglot emits `json -> path`, which returns JSON (strings keep their quotes);
+ * BigQuery's JSON_VALUE returns the scalar as STRING (NULL for objects and arrays), like DuckDB's
+ * json_value(...) cast to VARCHAR after unquoting: json_extract_string on scalars.
+ */
+const JSON_VALUE_MARKER = "__bq_json_value";
+function markJsonValue(sql: string): string {
+  return rewriteCalls(sql, "JSON_VALUE", (args) => `${JSON_VALUE_MARKER}(${args.length === 1 ? `${args[0]}, '$'` : args.join(", ")})`);
+}
+function expandJsonValue(sql: string): string {
+  return rewriteCalls(sql, JSON_VALUE_MARKER, (args) => {
+    const [json, path] = args;
+    return `CASE WHEN json_type(CAST(${json} AS JSON), ${path}) IN ('OBJECT', 'ARRAY') THEN NULL ELSE json_extract_string(CAST(${json} AS JSON), ${path}) END`;
+  });
+}
+
+/** Names of the fixes, so a test can show what a fix changes by turning it off. */
+export const FIXES = ["qualifiedNames", "timestampDiff", "dateTrunc", "intervalColumns", "floatLiterals", "countIf", "concat", "regexpContains", "jsonValue"] as const;
+export type FixName = (typeof FIXES)[number];
+
 export interface TranslateOptions {
   /** Pretty-print polyglot's output (slower; for debugging). */
   pretty?: boolean;
+  /** Fixes to leave out (tests only: shows the mistranslation a fix exists for). */
+  disable?: FixName[];
 }
 
 /** Translates one BigQuery statement (or several, `;`-separated) to DuckDB SQL. */
 export function translate(bigquerySql: string, options: TranslateOptions = {}): string {
-  const pre = markTimestampDiff(splitQualifiedNames(bigquerySql));
+  const off = new Set(options.disable ?? []);
+  const step = (name: FixName, fn: (sql: string) => string) => (sql: string) => (off.has(name) ? sql : fn(sql));
+  const before = [
+    step("qualifiedNames", splitQualifiedNames),
+    step("timestampDiff", markTimestampDiff),
+    step("regexpContains", markRegexpContains),
+    step("jsonValue", markJsonValue),
+  ];
+  const after = [
+    step("timestampDiff", expandTimestampDiff),
+    step("regexpContains", expandRegexpContains),
+    step("jsonValue", expandJsonValue),
+    step("dateTrunc", fixDateTrunc),
+    step("intervalColumns", parenthesizeIntervalColumns),
+    step("countIf", fixCountIf),
+    step("concat", fixConcat),
+    step("floatLiterals", floatLiterals),
+  ];
+  const pre = before.reduce((sql, fn) => fn(sql), bigquerySql);
   const result = transpile(pre, Dialect.BigQuery, Dialect.DuckDB, { pretty: options.pretty ?? false });
   if (!result.success || !result.sql) {
     const where = result.errorLine ? ` (line ${result.errorLine}, column ${result.errorColumn ?? "?"})` : "";
     throw new TranslationError(`polyglot could not translate${where}: ${result.error ?? "unknown error"}`, bigquerySql);
   }
-  return result.sql.map((s) => parenthesizeIntervalColumns(fixDateTrunc(expandTimestampDiff(s)))).join(";\n");
+  return result.sql.map((s) => after.reduce((sql, fn) => fn(sql), s)).join(";\n");
 }
