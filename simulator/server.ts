@@ -2,15 +2,16 @@
  * A fake GitHub REST API on 127.0.0.1 serving a `Dataset` in GitHub's wire format (see
  * `@octokit/openapi` api.github.com.deref.json; `test/simulator-openapi.test.ts` checks conformance).
  *
- * Request pipeline (one function, `handle`): stats → latency → faults hook (not implemented yet; the place
- * for seeded 5xx / secondary limits / resets) → auth → route → primary rate limit → handler → ETag/304 →
- * headers → send.
+ * Request pipeline (one function, `handle`): stats → latency → faults hook (seeded schedules in
+ * `simulator/faults.ts`: error answers, resets, truncated or slow bodies, bad data, runs arriving) →
+ * auth → route → primary rate limit → handler → ETag/304 → headers → send.
  *
  * Repo-scoped Link headers use `/repositories/{id}/...` as GitHub does; those paths are served too.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { FaultAction } from "./faults.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   addRunToDataset, allJobsOf, findRun, latestAttempt, rerunRun, toSec,
@@ -41,8 +42,8 @@ export interface Reply {
   body?: unknown;
   headers?: Record<string, string>;
 }
-/** Hook for fault injection: return a Reply to short-circuit, or undefined to proceed. */
-export type FaultHook = (ctx: RequestContext) => Reply | undefined | Promise<Reply | undefined>;
+/** Hook for fault injection: a Reply short-circuits, a FaultAction alters the answer, undefined proceeds. */
+export type FaultHook = (ctx: RequestContext) => Reply | FaultAction | undefined | Promise<Reply | FaultAction | undefined>;
 
 export interface SimulatorOptions {
   dataset: Dataset;
@@ -568,7 +569,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
     if (options.latencyMs) await sleep(options.latencyMs);
 
-    let reply: Reply | undefined = options.faults ? await options.faults(ctx) : undefined;
+    const fault = options.faults ? await options.faults(ctx) : undefined;
+    const action = fault && "kind" in fault ? fault : undefined;
+    let reply: Reply | undefined = fault && !("kind" in fault) ? fault : undefined;
+    if (action?.kind === "reset") {
+      req.socket.destroy();
+      return;
+    }
+    if (action?.kind === "delay") await sleep(action.ms);
+    if (action?.kind === "before") action.run();
     let costly = false;
     if (!reply && options.token !== undefined) {
       const auth = req.headers.authorization ?? "";
@@ -589,6 +598,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       } else {
         reply = match ? match.route.handler(match.params, url.searchParams, ctx) : notFound();
         costly = !free;
+        if (action?.kind === "mutate" && reply.status === 200) reply = { ...reply, body: action.mutate(reply.body, ctx) };
       }
     }
     const body = reply.body === undefined ? "" : JSON.stringify(reply.body);
@@ -616,9 +626,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       res.end();
       return;
     }
-    headers["content-length"] = String(Buffer.byteLength(body));
+    // A truncated body is sent cleanly framed (its own Content-Length): only the JSON is incomplete.
+    const sent = action?.kind === "truncate" ? body.slice(0, Math.floor(body.length / 2)) : body;
+    headers["content-length"] = String(Buffer.byteLength(sent));
+    if (res.destroyed) return; // the client gave up (timeout) while the answer was delayed
     res.writeHead(reply.status, headers);
-    res.end(body);
+    res.end(sent);
   }
 
   const server = createServer((req, res) => {
