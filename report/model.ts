@@ -1,0 +1,157 @@
+/**
+ * The data a dashboard is drawn from: rows of the rpt_* views (plus a daily KPI trend), as plain JSON
+ * embedded in the HTML. Shared by the server side (report/data.ts fills it) and the browser bundle
+ * (report/client/), so this file imports nothing.
+ *
+ * Dates are `YYYY-MM-DD` strings and instants ISO-8601 UTC strings, so the page never depends on the
+ * viewer's time zone; counts and seconds are plain numbers.
+ */
+
+export interface KpiRow {
+  period: string;
+  period_hours: number;
+  reference_time: string;
+  current_start: string;
+  previous_start: string;
+  runs_current: number;
+  runs_previous: number;
+  successes_current: number;
+  successes_previous: number;
+  failures_current: number;
+  failures_previous: number;
+  success_rate_current: number | null;
+  success_rate_previous: number | null;
+  avg_duration_seconds_current: number | null;
+  avg_duration_seconds_previous: number | null;
+}
+
+/** Mean duration of completed latest attempts per UTC day, every repository: the duration sparkline. */
+export interface KpiDailyRow {
+  date: string;
+  runs: number;
+  avg_duration_seconds: number | null;
+}
+
+export interface HealthRow {
+  date: string;
+  repository: string;
+  workflow: string;
+  runs: number;
+  successes: number;
+  failures: number;
+  p50: number | null;
+  p95: number | null;
+}
+
+/** rpt_failures_by_branch rows with at least one failure (the panel shows failures only). */
+export interface BranchFailureRow {
+  date: string;
+  repository: string;
+  workflow: string;
+  branch: string;
+  runs: number;
+  failures: number;
+}
+
+export interface RunnerRow {
+  date: string;
+  labels: string;
+  runner_os: string;
+  self_hosted: boolean;
+  jobs: number;
+  started_jobs: number;
+  avg_queue_seconds: number | null;
+  p95_queue_seconds: number | null;
+  avg_duration_seconds: number | null;
+  p95_duration_seconds: number | null;
+}
+
+export interface RunningRow {
+  entity_type: string;
+  run_id: number;
+  job_id: number | null;
+  repository: string;
+  workflow: string;
+  job_name: string | null;
+  branch: string | null;
+  status: string;
+  created_at: string;
+  age_seconds: number | null;
+}
+
+export interface CostRow {
+  month: string;
+  repository: string;
+  workflow: string;
+  runner_os: string;
+  jobs: number;
+  billable_minutes: number;
+  cost_usd: number;
+}
+
+export interface PackageRow {
+  week: string;
+  owner: string;
+  package_type: string;
+  package_name: string;
+  published: number;
+  deleted: number;
+}
+
+export interface TopologyNode {
+  id: string;
+  type: string;
+  label: string;
+  repository: string;
+  workflow: string | null;
+  job: string | null;
+  runs: number;
+  failures: number;
+  runtime_seconds: number;
+}
+
+export interface TopologyEdge {
+  source: string;
+  target: string;
+  type: string;
+  repository: string;
+  workflow: string;
+  runs: number;
+  failures: number;
+  runtime_seconds: number;
+}
+
+export interface ReportData {
+  title: string;
+  generatedAt: string;
+  /** The KPI reference time ("now" of rpt_kpi_summary and rpt_running_now); null when the warehouse is empty. */
+  referenceTime: string | null;
+  kpis: KpiRow[];
+  kpiDaily: KpiDailyRow[];
+  health: HealthRow[];
+  branchFailures: BranchFailureRow[];
+  runners: RunnerRow[];
+  running: RunningRow[];
+  /** Rows of rpt_running_now before the report's cap on `running`. */
+  runningTotal: number;
+  cost: CostRow[];
+  packages: PackageRow[];
+  nodes: TopologyNode[];
+  edges: TopologyEdge[];
+}
+
+/** The panels every report has, in page order; the browser test checks each renders with data. */
+export const PANELS = [
+  { id: "kpis", title: "Headline KPIs" },
+  { id: "pass-rate", title: "Pass rate by workflow" },
+  { id: "duration", title: "Run duration p50 / p95" },
+  { id: "branch-failures", title: "Failures by branch" },
+  { id: "runners", title: "Queue latency and job duration by runner label" },
+  { id: "running", title: "Running and queued now" },
+  { id: "cost-month", title: "Estimated cost by month and runner" },
+  { id: "cost-repo", title: "Estimated cost by repository" },
+  { id: "packages", title: "Package publish frequency" },
+  { id: "topology", title: "Workflow topology" },
+] as const;
+
+export type PanelId = (typeof PANELS)[number]["id"];
