@@ -13,6 +13,7 @@ import { collect, defaults, githubEnv, WAREHOUSES } from "./options.js";
 import { pipelineSummary, runPipeline } from "./pipeline.js";
 import { formatTable } from "./summary.js";
 import { runDemo } from "./demo.js";
+import { defaultReportPath, reportSummary, runReport } from "./report.js";
 
 /** Exit codes, documented in the README. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, config: 3, assertion: 4 } as const;
@@ -144,6 +145,19 @@ export function buildProgram(log: Logger): Command {
     .option("--seed <n>", "simulator seed", integer("--seed"), 42)
     .action(async (flags: { duckdbPath: string; seed: number }) => {
       await runDemo({ duckdbPath: flags.duckdbPath, seed: flags.seed, log });
+    });
+
+  program
+    .command("report")
+    .description("write a self-contained HTML dashboard of the rpt_* views (opens from a file, offline)")
+    .option("--duckdb-path <file>", "DuckDB warehouse file to read (opened read-only)", defaults.duckdbPath)
+    .option("--out <file>", "HTML file to write", defaultReportPath)
+    .option("--since <YYYY-MM-DD>", "only include days from this UTC day on (default: everything)")
+    .option("--title <text>", "page title")
+    .addHelpText("after", examples(["actions-warehouse report", "actions-warehouse report --duckdb-path .warehouse/acme.duckdb --out acme.html --since 2026-10-01", "actions-warehouse report --duckdb-path .warehouse/demo.duckdb --title 'Demo org'"]))
+    .action(async (flags: { duckdbPath: string; out: string; since?: string; title?: string }) => {
+      const result = await runReport({ duckdbPath: flags.duckdbPath, out: flags.out, ...(flags.since ? { since: flags.since } : {}), ...(flags.title ? { title: flags.title } : {}), log });
+      console.log(reportSummary(result));
     });
 
   program

@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: the whole pipeline with no cloud account and no token. Starts the GitHub API
  * simulator on 127.0.0.1 with seeded data ending now, runs extract → load → transform into
- * .warehouse/demo.duckdb and prints the KPI summary and the busiest workflows.
+ * .warehouse/demo.duckdb, prints the KPI summary and the busiest workflows and writes the dashboard
+ * .warehouse/demo-report.html.
  */
 import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -11,6 +12,7 @@ import { datasets } from "../load/datasets.js";
 import type { Logger } from "../log/logger.js";
 import { pipelineSummary, runPipeline } from "./pipeline.js";
 import { formatTable } from "./summary.js";
+import { writeReport } from "../report/build.js";
 
 export interface DemoOptions {
   duckdbPath: string;
@@ -103,4 +105,6 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       GROUP BY ALL ORDER BY runs DESC LIMIT 10`,
   );
   console.log(`\nWarehouse: ${options.duckdbPath}  (open it with the duckdb CLI or any DuckDB client; tables live in schemas ${datasets.raw}, ${datasets.staging}, ${datasets.models})`);
+  const report = await writeReport({ duckdbPath: options.duckdbPath, out: join(dirname(options.duckdbPath), "demo-report.html"), title: "actions-warehouse demo" });
+  console.log(`Dashboard: ${report.path}  (self-contained HTML, open it in a browser; offline)`);
 }
