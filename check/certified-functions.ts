@@ -143,6 +143,8 @@ export const certifiedFunctions: Record<string, CertifiedFunction> = {
     doc: `${REF}/timestamp_functions#timestamp`,
     cases: [c("TIMESTAMP('2008-12-25 15:30:00+00')", "2008-12-25T15:30:00.000000Z", "TIMESTAMP"), c("TIMESTAMP('2026-01-02T00:00:00Z')", "2026-01-02T00:00:00.000000Z", "TIMESTAMP")],
   },
+  // Non-deterministic: certified by type and by being after a fixed past instant.
+  current_timestamp: { doc: `${REF}/timestamp_functions#current_timestamp`, cases: [c("CURRENT_TIMESTAMP() > TIMESTAMP '2020-01-01 00:00:00+00'", true, "BOOL"), c("SELECT CAST(CURRENT_TIMESTAMP() AS STRING) LIKE '20%' AS v", true, "BOOL")] },
   timestamp_sub: {
     doc: `${REF}/timestamp_functions#timestamp_sub`,
     cases: [c("TIMESTAMP_SUB(TIMESTAMP '2008-12-25 15:30:00+00', INTERVAL 10 MINUTE)", "2008-12-25T15:20:00.000000Z", "TIMESTAMP"), c("TIMESTAMP_SUB(TIMESTAMP '2026-01-01 00:00:00+00', INTERVAL 6 HOUR)", "2025-12-31T18:00:00.000000Z", "TIMESTAMP")],

@@ -35,6 +35,13 @@ export function sqlxPosition(projectDir: string, file: string, compiledSql: stri
   sqlxLines.forEach((text, i) => {
     if (text.trim() === target || (text.includes("${") && linePattern(text).test(target))) candidates.push(i + 1);
   });
+  if (candidates.length === 0) {
+    // Lines built by nested JS (`${when(incremental(), `...${self()}`)}`): match on a literal fragment.
+    sqlxLines.forEach((text, i) => {
+      const fragments = text.split(/\$\{|\}|`/).map((f) => f.trim()).filter((f) => f.length >= 12);
+      if (fragments.some((f) => target.includes(f))) candidates.push(i + 1);
+    });
+  }
   if (candidates.length === 0) return { file, line, column, exact: false };
   // The body starts after the config block, so the SQLX line is usually later than the compiled one.
   const configEnd = sqlxLines.findIndex((l) => /^}\s*$/.test(l)) + 1;
@@ -42,5 +49,10 @@ export function sqlxPosition(projectDir: string, file: string, compiledSql: stri
   const sqlxLine = sqlxLines[best - 1] ?? "";
   const shift = sqlxLine.length - sqlxLine.trimStart().length - (compiledLine.length - compiledLine.trimStart().length);
   const sameText = sqlxLine.trim() === target;
-  return { file, line: best, column: sameText ? column + shift : column, exact: sameText };
+  if (sameText) return { file, line: best, column: column + shift, exact: true };
+  // Otherwise point at the same token in the SQLX line when it occurs there once.
+  const token = /^[\w$]+/.exec(compiledLine.slice(column - 1))?.[0];
+  const at = token ? sqlxLine.indexOf(token) : -1;
+  const unique = token !== undefined && at >= 0 && sqlxLine.indexOf(token, at + 1) < 0;
+  return { file, line: best, column: unique ? at + 1 : column, exact: false };
 }
