@@ -4,7 +4,8 @@
 import type { GitHubClient } from "./client.js";
 import type { BatchWriter } from "./batch-writer.js";
 import type { Logger } from "../log/logger.js";
-import { jobRow, runRow, stepRow, workflowRow, type ApiRun } from "./records.js";
+import { jobRow, runRow, stepRow, workflowRow, type ApiJob, type ApiRun, type ApiWorkflow } from "./records.js";
+import { conditionalPages, countedBody, arrayBody, type HttpCache } from "./pages.js";
 import { createdQualifier, SEARCH_RESULT_CAP, splitWindow, windowSeconds, type Window } from "./windows.js";
 
 export interface RepoRef {
@@ -20,12 +21,13 @@ export function repoRef(fullName: string): RepoRef {
 
 const now = () => new Date().toISOString();
 
-export async function extractWorkflows(octokit: GitHubClient, writer: BatchWriter, r: RepoRef): Promise<number> {
+export async function extractWorkflows(octokit: GitHubClient, cache: HttpCache, writer: BatchWriter, r: RepoRef): Promise<number> {
   let n = 0;
-  const iterator = octokit.paginate.iterator(octokit.rest.actions.listRepoWorkflows, { owner: r.owner, repo: r.repo, per_page: 100 });
-  for await (const page of iterator) {
+  const pages = conditionalPages(octokit, cache, "GET /repos/{owner}/{repo}/actions/workflows", { owner: r.owner, repo: r.repo, per_page: 100 }, countedBody<ApiWorkflow>("workflows"));
+  for await (const page of pages) {
+    if (page.notModified) continue;
     const at = now();
-    for (const w of page.data) {
+    for (const w of page.items) {
       await writer.write("workflows", workflowRow(r.fullName, w, at), `GET /repos/${r.fullName}/actions/workflows`);
       n += 1;
     }
@@ -41,48 +43,67 @@ export class WindowTooDenseError extends Error {
 }
 
 /**
- * Lists every run (latest attempt) created in the window, splitting it until each part holds at most
- * 1,000 runs. Calls `onRun` once per run, as soon as its page arrives.
+ * Lists every run (latest attempt) created in the windows (whole UTC days, see `dayWindows`), splitting
+ * a window until each part holds at most 1,000 runs. Calls `onRun` for every run of every page that
+ * changed (pages answering 304 hold nothing new), as soon as the page arrives.
+ *
+ * Runs created while the extractor pages push older runs towards later pages: a run may then be listed
+ * twice (the caller drops repeats by run id) but never skipped, since every page is requested at its
+ * current offset. If the arrivals push a window past 1,000 runs, it is split and listed again.
  */
 export async function listRuns(
   octokit: GitHubClient,
+  cache: HttpCache,
   r: RepoRef,
-  window: Window,
+  windows: Window[],
   onRun: (run: ApiRun) => void,
   log: Logger,
-): Promise<{ runs: number; windows: number }> {
-  const pending: Window[] = [window];
+): Promise<{ runs: number; windows: number; pagesNotModified: number }> {
+  const pending: Window[] = [...windows];
   let runs = 0;
-  let windows = 0;
+  let listed = 0;
+  let pagesNotModified = 0;
+  const split = (w: Window, total: number) => {
+    if (windowSeconds(w) < 2) throw new WindowTooDenseError(r.fullName, createdQualifier(w), total);
+    log.debug("splitting runs window", { repository: r.fullName, window: createdQualifier(w), total_count: total });
+    pending.unshift(...splitWindow(w));
+  };
   while (pending.length > 0) {
     const w = pending.shift() as Window;
-    const iterator = octokit.paginate.iterator(octokit.rest.actions.listWorkflowRunsForRepo, {
-      owner: r.owner,
-      repo: r.repo,
-      created: createdQualifier(w),
-      per_page: 100,
-    });
+    const pages = conditionalPages(
+      octokit,
+      cache,
+      "GET /repos/{owner}/{repo}/actions/runs",
+      { owner: r.owner, repo: r.repo, created: createdQualifier(w), per_page: 100 },
+      countedBody<ApiRun>("workflow_runs"),
+    );
     let first = true;
-    for await (const page of iterator) {
+    let maxTotal = 0;
+    let wasSplit = false;
+    for await (const page of pages) {
+      const total = page.totalCount ?? 0;
       if (first) {
         first = false;
-        const total = page.data.total_count;
         if (total > SEARCH_RESULT_CAP) {
-          if (windowSeconds(w) < 2) throw new WindowTooDenseError(r.fullName, createdQualifier(w), total);
-          const halves = splitWindow(w);
-          log.debug("splitting runs window", { repository: r.fullName, window: createdQualifier(w), total_count: total });
-          pending.unshift(...halves);
+          split(w, total);
+          wasSplit = true;
           break;
         }
-        windows += 1;
+        listed += 1;
       }
-      for (const run of page.data) {
+      maxTotal = Math.max(maxTotal, total);
+      if (page.notModified) {
+        pagesNotModified += 1;
+        continue;
+      }
+      for (const run of page.items) {
         runs += 1;
         onRun(run);
       }
     }
+    if (!wasSplit && maxTotal > SEARCH_RESULT_CAP) split(w, maxTotal);
   }
-  return { runs, windows };
+  return { runs, windows: listed, pagesNotModified };
 }
 
 /**
@@ -114,10 +135,12 @@ export async function extractRunDetail(
   });
   for await (const page of iterator) {
     const at = now();
-    for (const job of page.data) {
-      await writer.write("workflow_jobs", jobRow(r.fullName, job, at), `${source}/jobs`);
+    for (const job of page.data as ApiJob[]) {
+      const written = await writer.write("workflow_jobs", jobRow(r.fullName, job, at), `${source}/jobs`);
       jobs += 1;
-      for (const step of job.steps ?? []) {
+      // A job that failed its schema is quarantined whole, steps included (they are in its payload).
+      if (!written || !Array.isArray(job.steps)) continue;
+      for (const step of job.steps) {
         await writer.write("job_steps", stepRow(r.fullName, job, step, at), `${source}/jobs (job ${job.id})`);
         steps += 1;
       }
@@ -126,9 +149,11 @@ export async function extractRunDetail(
   return { attempts: latest, jobs, steps };
 }
 
-export async function listRepositories(octokit: GitHubClient, owner: { org?: string; user?: string }): Promise<string[]> {
-  const repos = owner.org
-    ? await octokit.paginate(octokit.rest.repos.listForOrg, { org: owner.org, per_page: 100, type: "all" })
-    : await octokit.paginate(octokit.rest.repos.listForUser, { username: owner.user as string, per_page: 100, type: "owner" });
-  return repos.map((repo) => repo.full_name);
+export async function listRepositories(octokit: GitHubClient, cache: HttpCache, owner: { org?: string; user?: string }): Promise<string[]> {
+  const pages = owner.org
+    ? conditionalPages(octokit, cache, "GET /orgs/{org}/repos", { org: owner.org, per_page: 100, type: "all" }, arrayBody<{ full_name: string }>(), (r) => r.full_name)
+    : conditionalPages(octokit, cache, "GET /users/{username}/repos", { username: owner.user as string, per_page: 100, type: "owner" }, arrayBody<{ full_name: string }>(), (r) => r.full_name);
+  const names: string[] = [];
+  for await (const page of pages) names.push(...(page.notModified ? (page.keys ?? []) : page.items.map((r) => r.full_name)));
+  return names;
 }

@@ -45,7 +45,7 @@ export interface ClientOptions {
    * tests shrink it so a fault schedule does not cost wall time.
    */
   retryTimeScaleMs?: number;
-  /** Called before every HTTP exchange: the crash-injection point of the resilience tests. */
+  /** Called before every request: the crash-injection point of the resilience tests. */
   beforeRequest?: () => void;
 }
 
@@ -63,9 +63,8 @@ function countFault(usage: ApiUsage, kind: string): void {
 }
 
 /** `fetch` with a timeout and a completeness check of JSON bodies; counts exchanges and faults. */
-export function checkedFetch(usage: ApiUsage, timeoutMs: number, beforeRequest?: () => void): typeof fetch {
+export function checkedFetch(usage: ApiUsage, timeoutMs: number): typeof fetch {
   return async (input, init) => {
-    beforeRequest?.();
     usage.requests += 1;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
@@ -87,11 +86,14 @@ export function checkedFetch(usage: ApiUsage, timeoutMs: number, beforeRequest?:
       }
       const remaining = response.headers.get("x-ratelimit-remaining");
       if (remaining !== null) usage.rateLimitRemaining = Number(remaining);
-      return new Response(response.status === 304 || response.status === 204 ? null : text, {
+      const checked = new Response(response.status === 304 || response.status === 204 ? null : text, {
         status: response.status,
         statusText: response.statusText,
         headers: response.headers,
       });
+      // A constructed Response has no URL; pagination reads it.
+      Object.defineProperty(checked, "url", { value: response.url });
+      return checked;
     } catch (error) {
       if (error instanceof BrokenResponseError) throw error;
       if (timeout.aborted) {
@@ -121,7 +123,7 @@ export function createGitHubClient(options: ClientOptions): { octokit: GitHubCli
     baseUrl: options.apiUrl.replace(/\/+$/, ""),
     ...(options.token ? { auth: options.token } : {}),
     userAgent: "actions-warehouse",
-    request: { fetch: checkedFetch(usage, options.requestTimeoutMs ?? 30_000, options.beforeRequest) },
+    request: { fetch: checkedFetch(usage, options.requestTimeoutMs ?? 30_000) },
     log: {
       debug: () => {},
       info: () => {},
@@ -143,6 +145,7 @@ export function createGitHubClient(options: ClientOptions): { octokit: GitHubCli
 
   // Outermost: one call per logical request, however many exchanges the plugins needed for it.
   octokit.hook.wrap("request", async (request, req) => {
+    options.beforeRequest?.();
     const before = usage.requests;
     try {
       return await request(req);

@@ -9,6 +9,8 @@ export interface ExtractStats {
   repositories: number;
   runsDiscovered: number;
   runsDone: number;
+  /** Listed runs whose attempt, status and updated_at match the warehouse: not fetched again. */
+  runsUnchanged: number;
   jobs: number;
   packageVersions: number;
   requests: number;

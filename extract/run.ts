@@ -2,20 +2,30 @@
  * One extract: resolves the scope (repositories, organisations, users), then pulls workflows, runs with
  * every attempt, jobs with steps, packages and versions into gzip NDJSON batches, and writes the manifest.
  *
+ * Incremental by default: the window starts at the warehouse's watermark (the newest fully loaded
+ * extract of each repository) minus a lookback (30 days: runs can be re-run that long), every list page
+ * is requested with the ETag the warehouse holds for it (304s cost no rate limit), and a run whose
+ * attempt, status and updated_at match the warehouse's copy is not fetched again.
+ *
  * Any request that still fails after the client's retries fails the whole extract before the manifest
- * is written, so an incomplete extract is never loaded and the next run simply covers the window again.
+ * is written, so an incomplete extract is never loaded and the next run simply covers the window again;
+ * the same holds for a crash at any instant. Files a crash leaves behind are never listed in a manifest,
+ * and the next extract removes them.
  */
 import { randomBytes } from "node:crypto";
 import PQueue from "p-queue";
-import { BatchWriter } from "./batch-writer.js";
+import { BatchWriter, removeOrphans } from "./batch-writer.js";
 import { createGitHubClient } from "./client.js";
-import { extractWindow, parseExtractConfig, type ExtractConfigInput } from "./config.js";
+import { ConfigError, extractWindow, parseExtractConfig, type ExtractConfig, type ExtractConfigInput } from "./config.js";
 import { extractRunDetail, extractWorkflows, listRepositories, listRuns, repoRef } from "./actions.js";
 import { extractPackages, type PackageOwner } from "./packages.js";
+import { HttpCache } from "./pages.js";
 import { createProgress, type ExtractStats, type Progress } from "./progress.js";
-import { isoSecond, windowOf } from "./windows.js";
+import { dayWindows, isoSecond, windowOf } from "./windows.js";
 import type { Logger } from "../log/logger.js";
 import type { Manifest } from "../schemas/manifest.js";
+import { emptyExtractState, type ExtractState } from "../load/watermark.js";
+import type { ApiRun } from "./records.js";
 
 export interface ExtractResult {
   manifest: Manifest;
@@ -27,63 +37,157 @@ export interface ExtractResult {
 export interface ExtractDeps {
   log: Logger;
   progress?: Progress;
+  /** The warehouse's view of earlier extracts (watermark, known runs, ETags); none = a full extract. */
+  state?: ExtractState;
+  /** Called before every request, record and file step: throws to simulate a crash (resilience tests). */
+  crashPoint?: () => void;
+}
+
+/** More records were quarantined than `--max-quarantined` allows. The manifest is written (nothing is lost). */
+export class QuarantineThresholdError extends Error {
+  override readonly name = "QuarantineThresholdError";
+  constructor(readonly result: ExtractResult, limit: string) {
+    super(
+      `${result.manifest.quarantined} of ${result.manifest.quarantined + Object.values(result.manifest.counts).reduce((n, c) => n + c, 0)} records were quarantined, above --max-quarantined ${limit}; ` +
+        `they are in ${result.manifest.quarantine_path ?? "quarantine"} with their reasons: ${JSON.stringify(result.manifest.quarantine_reasons ?? {})}`,
+    );
+  }
 }
 
 function newExtractId(at: Date): string {
   return `${at.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z")}-${randomBytes(4).toString("hex")}`;
 }
 
+const DAY_MS = 86_400_000;
+
+/** The first day of the window: --since, or the oldest watermark of the scope minus the lookback. */
+async function chooseSince(config: ExtractConfig, state: ExtractState, repositories: string[], log: Logger): Promise<{ sinceDay: string; watermark: Date | null }> {
+  if (config.since) return { sinceDay: config.since, watermark: null };
+  const marks = await state.watermarks(repositories);
+  if (marks.size === 0) {
+    throw new ConfigError([
+      {
+        field: "since",
+        message: "--since is required: the warehouse holds no completed extract of this scope yet, so there is no watermark to continue from (give the first UTC day to extract, YYYY-MM-DD)",
+      },
+    ]);
+  }
+  const missing = repositories.filter((r) => !marks.has(r));
+  if (missing.length > 0) log.warn("repositories never extracted before: covered from the scope's oldest watermark minus the lookback", { repositories: missing });
+  const watermark = new Date(Math.min(...[...marks.values()].map((d) => d.getTime())));
+  return { sinceDay: new Date(watermark.getTime() - config.lookbackDays * DAY_MS).toISOString().slice(0, 10), watermark };
+}
+
+function sameRun(run: ApiRun, known: { runAttempt: number; status: string; updatedAt: number } | undefined): boolean {
+  return known !== undefined && (run.run_attempt ?? 1) === known.runAttempt && run.status === known.status && Date.parse(run.updated_at) === known.updatedAt;
+}
+
+function overLimit(config: ExtractConfig, quarantined: number, seen: number): boolean {
+  const limit = config.maxQuarantined;
+  return limit.kind === "count" ? quarantined > limit.value : seen > 0 && quarantined / seen > limit.value;
+}
+
 export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): Promise<ExtractResult> {
   const config = parseExtractConfig(input);
   const startedAt = new Date();
-  const { since, until } = extractWindow(config);
-  const window = windowOf(since, until);
   const extractId = newExtractId(startedAt);
   const log = deps.log.child({ extract_id: extractId });
   const progress = deps.progress ?? createProgress(log);
+  const state = deps.state ?? emptyExtractState;
+  const crash = deps.crashPoint ?? (() => {});
   const { octokit, usage } = createGitHubClient({
     apiUrl: config.apiUrl,
     token: config.token,
     log,
     requestTimeoutMs: config.requestTimeoutMs,
+    maxRetries: config.maxRetries,
+    retryTimeScaleMs: config.retryTimeScaleMs,
+    beforeRequest: crash,
   });
-  const writer = new BatchWriter(config.stagingDir, extractId, startedAt.toISOString().slice(0, 10));
-  const stats: ExtractStats = { repositories: 0, runsDiscovered: 0, runsDone: 0, jobs: 0, packageVersions: 0, requests: 0, quarantined: 0 };
+  const removed = removeOrphans(config.stagingDir, config.orphanGraceMs);
+  if (removed.length > 0) log.info("removed files of extracts that never finished", { files: removed.length });
+  const writer = new BatchWriter(config.stagingDir, extractId, startedAt.toISOString().slice(0, 10), { maxRecordBytes: config.maxRecordBytes, crashPoint: crash });
+  const stats: ExtractStats = { repositories: 0, runsDiscovered: 0, runsDone: 0, runsUnchanged: 0, jobs: 0, packageVersions: 0, requests: 0, quarantined: 0 };
   const tick = () => {
     stats.requests = usage.requests;
     stats.quarantined = writer.quarantined;
     progress.update(stats);
   };
+  const cache = new HttpCache(config.refetch ? new Map() : await state.httpCache());
 
-  log.info("extract started", { api_url: config.apiUrl, since: isoSecond(window.from), until: isoSecond(window.to), repos: config.repos, orgs: config.orgs, users: config.users });
-
-  const repositories = new Set(config.repos);
-  for (const org of config.orgs) for (const name of await listRepositories(octokit, { org })) repositories.add(name);
-  for (const user of config.users) for (const name of await listRepositories(octokit, { user })) repositories.add(name);
-  stats.repositories = repositories.size;
-
+  const failures: unknown[] = [];
   // One queue bounds every concurrent request, so secondary limits (100 concurrent) are never approached.
   const queue = new PQueue({ concurrency: config.concurrency });
-  const failures: unknown[] = [];
   const enqueue = (task: () => Promise<void>) => {
     queue.add(task).catch((error: unknown) => {
       failures.push(error);
       queue.clear();
     });
   };
+  const fail = (error: unknown): never => {
+    writer.abandon();
+    log.error("extract failed; no manifest written, nothing from this extract will be loaded", { error: error instanceof Error ? error.message : String(error), failures: failures.length });
+    throw error instanceof Error ? error : new Error(String(error));
+  };
+
+  let window: { from: Date; to: Date };
+  let watermark: Date | null;
+  let repositories: Set<string>;
+  try {
+    repositories = new Set(config.repos);
+    for (const org of config.orgs) for (const name of await listRepositories(octokit, cache, { org })) repositories.add(name);
+    for (const user of config.users) for (const name of await listRepositories(octokit, cache, { user })) repositories.add(name);
+    stats.repositories = repositories.size;
+    const chosen = await chooseSince(config, state, [...repositories], log);
+    watermark = chosen.watermark;
+    const { since, until } = extractWindow(config, chosen.sinceDay);
+    window = windowOf(since, until);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      writer.abandon();
+      throw error;
+    }
+    return fail(error);
+  }
+  const known = config.refetch || repositories.size === 0 ? new Map() : await state.knownRuns([...repositories], window.from);
+  log.info("extract started", {
+    api_url: config.apiUrl,
+    since: isoSecond(window.from),
+    until: isoSecond(window.to),
+    watermark: watermark ? isoSecond(watermark) : null,
+    lookback_days: config.since ? null : config.lookbackDays,
+    known_runs: known.size,
+    repos: config.repos,
+    orgs: config.orgs,
+    users: config.users,
+  });
+
+  const seenRuns = new Set<number>();
 
   for (const fullName of repositories) {
     const r = repoRef(fullName);
     enqueue(async () => {
-      await extractWorkflows(octokit, writer, r);
+      await extractWorkflows(octokit, cache, writer, r);
     });
     enqueue(async () => {
       const listed = await listRuns(
         octokit,
+        cache,
         r,
-        window,
+        dayWindows(window.from, window.to),
         (run) => {
+          if (typeof run?.id !== "number") {
+            enqueue(() => writer.quarantine({ resource: "workflow_runs", source: `GET /repos/${fullName}/actions/runs`, reason: "id: missing or not a number; the run cannot be fetched", record: run as unknown as Record<string, unknown> }, new Date().toISOString()));
+            return;
+          }
+          // Runs arriving while the list pages shift items to later pages: the same run can be listed twice.
+          if (seenRuns.has(run.id)) return;
+          seenRuns.add(run.id);
           stats.runsDiscovered += 1;
+          if (sameRun(run, known.get(run.id))) {
+            stats.runsUnchanged += 1;
+            return;
+          }
           const listedAt = new Date().toISOString();
           enqueue(async () => {
             const detail = await extractRunDetail(octokit, writer, r, run, listedAt);
@@ -94,7 +198,8 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
         },
         log,
       );
-      log.debug("runs listed", { repository: fullName, runs: listed.runs, windows: listed.windows });
+
+      log.debug("runs listed", { repository: fullName, runs: listed.runs, windows: listed.windows, pages_not_modified: listed.pagesNotModified });
     });
   }
 
@@ -106,7 +211,7 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     for (const owner of owners)
       for (const type of config.packageTypes)
         enqueue(async () => {
-          const result = await extractPackages(octokit, writer, owner, type, log);
+          const result = await extractPackages(octokit, cache, writer, owner, type, log);
           stats.packageVersions += result.versions;
           tick();
         });
@@ -115,26 +220,57 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
   await queue.onIdle();
   tick();
   progress.stop(stats);
-  if (failures.length > 0) {
-    const first = failures[0];
-    log.error("extract failed; no manifest written, nothing from this extract will be loaded", { error: first instanceof Error ? first.message : String(first), failures: failures.length });
-    throw first instanceof Error ? first : new Error(String(first));
-  }
+  if (failures.length > 0) return fail(failures[0]);
 
-  const { manifest, path } = await writer.finish({
-    started_at: startedAt.toISOString(),
-    finished_at: new Date().toISOString(),
-    api_url: config.apiUrl,
-    scope: { repositories: [...repositories].sort(), organizations: config.orgs, users: config.users },
-    window: { since: window.from.toISOString(), until: window.to.toISOString() },
-    api: {
-      requests: usage.requests,
-      not_modified: usage.notModified,
-      retries: usage.retries,
-      rate_limit_remaining: usage.rateLimitRemaining,
-    },
-  });
+  let finished: { manifest: Manifest; path: string };
+  try {
+    finished = await writer.finish(
+      {
+        started_at: startedAt.toISOString(),
+        finished_at: new Date().toISOString(),
+        api_url: config.apiUrl,
+        scope: { repositories: [...repositories].sort(), organizations: config.orgs, users: config.users },
+        window: { since: window.from.toISOString(), until: window.to.toISOString() },
+        api: {
+          requests: usage.requests,
+          not_modified: usage.notModified,
+          retries: usage.retries,
+          rate_limit_remaining: usage.rateLimitRemaining,
+          costly: usage.costly,
+          faults: { ...usage.faults },
+        },
+        incremental: {
+          watermark: watermark ? watermark.toISOString() : null,
+          lookback_days: config.lookbackDays,
+          runs_unchanged: stats.runsUnchanged,
+          pages_not_modified: cache.notModified,
+        },
+      },
+      cache.entries(),
+    );
+  } catch (error) {
+    return fail(error);
+  }
+  const { manifest, path } = finished;
   const durationMs = Date.now() - startedAt.getTime();
-  log.info("extract finished", { manifest: path, counts: manifest.counts, quarantined: manifest.quarantined, api_requests: usage.requests, duration_ms: durationMs });
-  return { manifest, manifestPath: path, stats, durationMs };
+  log.info("extract finished", {
+    manifest: path,
+    counts: manifest.counts,
+    quarantined: manifest.quarantined,
+    quarantine_reasons: manifest.quarantine_reasons,
+    unknown_fields: manifest.unknown_fields,
+    runs_unchanged: stats.runsUnchanged,
+    api_requests: usage.requests,
+    api_costly: usage.costly,
+    api_not_modified: usage.notModified,
+    api_retries: usage.retries,
+    faults: usage.faults,
+    duration_ms: durationMs,
+  });
+  const result = { manifest, manifestPath: path, stats, durationMs };
+  if (overLimit(config, manifest.quarantined, writer.seen)) {
+    const limit = config.maxQuarantined.kind === "count" ? String(config.maxQuarantined.value) : `${config.maxQuarantined.value * 100}%`;
+    throw new QuarantineThresholdError(result, limit);
+  }
+  return result;
 }

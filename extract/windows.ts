@@ -46,3 +46,18 @@ export function windowOf(since: Date, until: Date): Window {
     to: new Date(Math.floor(until.getTime() / 1000) * 1000),
   };
 }
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Whole UTC days covering [from, to]. Runs lists are requested per day, so a day's URL is the same in
+ * every extract and its ETag can answer 304 when nothing in that day changed; past days are closed, so
+ * runs arriving while the extractor pages can only shift the current day's pages.
+ */
+export function dayWindows(from: Date, to: Date): Window[] {
+  const out: Window[] = [];
+  for (let day = Math.floor(from.getTime() / DAY_MS) * DAY_MS; day <= to.getTime(); day += DAY_MS) {
+    out.push({ from: new Date(day), to: new Date(day + DAY_MS - 1000) });
+  }
+  return out;
+}

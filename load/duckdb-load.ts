@@ -5,6 +5,11 @@
  * Each file is loaded in one transaction together with its row in `_loads`, after its checksum and
  * record count are verified, so a crash mid-load leaves nothing behind and a second load of the same
  * batch is a no-op: nothing is doubled.
+ *
+ * When every file of a manifest is in, one last transaction records the extract in `_extracts` (the
+ * watermark of incremental extracts) and its list-page ETags in `_http_cache`: the warehouse itself holds
+ * the extractor's state, so there is no separate state to lose, and an ETag is only ever trusted once the
+ * data it stands for is loaded.
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readdirSync, readFileSync } from "node:fs";
@@ -33,8 +38,10 @@ export class LoadError extends Error {
 
 const loadsTable = `${quoteIdent(datasets.raw)}."_loads"`;
 const quarantineTable = `${quoteIdent(datasets.raw)}."_quarantine"`;
+export const extractsTable = `${quoteIdent(datasets.raw)}."_extracts"`;
+export const httpCacheTable = `${quoteIdent(datasets.raw)}."_http_cache"`;
 
-async function ensureBookkeeping(connection: DuckDBConnection): Promise<void> {
+export async function ensureBookkeeping(connection: DuckDBConnection): Promise<void> {
   await createRawTables(connection);
   await connection.run(`CREATE TABLE IF NOT EXISTS ${loadsTable} (
     batch_id VARCHAR PRIMARY KEY, table_name VARCHAR NOT NULL, extract_id VARCHAR NOT NULL,
@@ -42,6 +49,53 @@ async function ensureBookkeeping(connection: DuckDBConnection): Promise<void> {
   await connection.run(`CREATE TABLE IF NOT EXISTS ${quarantineTable} (
     resource VARCHAR NOT NULL, source VARCHAR NOT NULL, reason VARCHAR NOT NULL, record JSON,
     _batch_id VARCHAR NOT NULL, _extracted_at TIMESTAMPTZ)`);
+  await connection.run(`CREATE TABLE IF NOT EXISTS ${extractsTable} (
+    extract_id VARCHAR PRIMARY KEY, started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ NOT NULL,
+    window_since TIMESTAMPTZ NOT NULL, window_until TIMESTAMPTZ NOT NULL, repositories VARCHAR[] NOT NULL,
+    organizations VARCHAR[] NOT NULL, users VARCHAR[] NOT NULL, records BIGINT NOT NULL, quarantined BIGINT NOT NULL,
+    api_requests BIGINT NOT NULL, loaded_at TIMESTAMPTZ NOT NULL)`);
+  await connection.run(`CREATE TABLE IF NOT EXISTS ${httpCacheTable} (
+    url VARCHAR PRIMARY KEY, etag VARCHAR NOT NULL, next_url VARCHAR, total_count BIGINT, keys VARCHAR[],
+    extract_id VARCHAR NOT NULL, recorded_at TIMESTAMPTZ NOT NULL)`);
+}
+
+async function completedExtractIds(connection: DuckDBConnection): Promise<Set<string>> {
+  const reader = await connection.runAndReadAll(`SELECT extract_id FROM ${extractsTable}`);
+  return new Set(reader.getRowObjects().map((r) => String(r.extract_id)));
+}
+
+/** Records a fully loaded extract and its ETags, in one transaction. */
+async function completeExtract(connection: DuckDBConnection, stagingDir: string, manifest: Manifest): Promise<void> {
+  const cache = manifest.http_cache ?? null;
+  const cachePath = cache ? join(stagingDir, cache.path) : null;
+  if (cache && cachePath) {
+    if (!existsSync(cachePath)) throw new LoadError("listed in the manifest but missing from staging", cachePath);
+    const actual = await sha256Of(cachePath);
+    if (actual !== cache.sha256) throw new LoadError(`checksum mismatch (manifest ${cache.sha256}, file ${actual})`, cachePath);
+  }
+  const records = Object.values(manifest.counts).reduce((n, c) => n + c, 0);
+  await connection.run("BEGIN TRANSACTION");
+  try {
+    if (cache && cachePath && cache.entries > 0) {
+      await connection.run(
+        `INSERT OR REPLACE INTO ${httpCacheTable}
+         SELECT url, etag, next_url, total_count, keys, $1, $2::TIMESTAMPTZ
+         FROM read_json(${sqlString(cachePath)}, format = 'newline_delimited', compression = 'gzip',
+           columns = {'url': 'VARCHAR', 'etag': 'VARCHAR', 'next_url': 'VARCHAR', 'total_count': 'BIGINT', 'keys': 'VARCHAR[]'})`,
+        [manifest.extract_id, manifest.finished_at],
+      );
+    }
+    const list = (xs: string[]) => `[${xs.map(sqlString).join(", ")}]::VARCHAR[]`;
+    await connection.run(
+      `INSERT INTO ${extractsTable} VALUES ($1, $2::TIMESTAMPTZ, $3::TIMESTAMPTZ, $4::TIMESTAMPTZ, $5::TIMESTAMPTZ,
+        ${list(manifest.scope.repositories)}, ${list(manifest.scope.organizations)}, ${list(manifest.scope.users)}, $6, $7, $8, now())`,
+      [manifest.extract_id, manifest.started_at, manifest.finished_at, manifest.window.since, manifest.window.until, records, manifest.quarantined, manifest.api.requests],
+    );
+    await connection.run("COMMIT");
+  } catch (error) {
+    await connection.run("ROLLBACK");
+    throw error;
+  }
 }
 
 export function readManifests(stagingDir: string): { path: string; manifest: Manifest }[] {
@@ -129,19 +183,29 @@ async function loadQuarantine(connection: DuckDBConnection, stagingDir: string, 
   return manifest.quarantined;
 }
 
-export async function loadIntoDuckDb(options: { duckdbPath: string; stagingDir: string; log: Logger }): Promise<LoadResult> {
+export interface LoadOptions {
+  duckdbPath: string;
+  stagingDir: string;
+  log: Logger;
+  /** Called before each transaction: the crash-injection point of the resilience tests. */
+  beforeStep?: () => void;
+}
+
+export async function loadIntoDuckDb(options: LoadOptions): Promise<LoadResult> {
   const started = Date.now();
   const warehouse = await openDuckDb(options.duckdbPath);
   const result: LoadResult = { loaded: [], skipped: 0, rows: {}, quarantined: 0, durationMs: 0 };
   try {
     await ensureBookkeeping(warehouse.connection);
     const done = await loadedBatchIds(warehouse.connection);
+    const complete = await completedExtractIds(warehouse.connection);
     for (const { manifest } of readManifests(options.stagingDir)) {
       for (const file of manifest.files) {
         if (done.has(file.batch_id)) {
           result.skipped += 1;
           continue;
         }
+        options.beforeStep?.();
         await loadFile(warehouse.connection, options.stagingDir, manifest, file);
         done.add(file.batch_id);
         result.loaded.push({ batch_id: file.batch_id, table: file.table, records: file.records });
@@ -149,7 +213,13 @@ export async function loadIntoDuckDb(options: { duckdbPath: string; stagingDir: 
         options.log.debug("batch loaded", { batch_id: file.batch_id, table: file.table, records: file.records });
       }
       if (manifest.quarantine_path && !done.has(`${manifest.extract_id}-quarantine`)) {
+        options.beforeStep?.();
         result.quarantined += await loadQuarantine(warehouse.connection, options.stagingDir, manifest);
+      }
+      if (!complete.has(manifest.extract_id)) {
+        options.beforeStep?.();
+        await completeExtract(warehouse.connection, options.stagingDir, manifest);
+        complete.add(manifest.extract_id);
       }
     }
   } finally {

@@ -1,0 +1,74 @@
+/** `ExtractState` read from a DuckDB warehouse (`github_raw._extracts`, `_loads`, `_http_cache`, raw tables). */
+import { existsSync } from "node:fs";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { openDuckDb, rawTableRef } from "./duckdb-connection.js";
+import { ensureBookkeeping, extractsTable, httpCacheTable } from "./duckdb-load.js";
+import { datasets } from "./datasets.js";
+import { emptyExtractState, type ExtractState, type KnownRun } from "./watermark.js";
+import type { HttpCacheEntry } from "../schemas/manifest.js";
+
+const loadsTable = `"${datasets.raw}"."_loads"`;
+const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+const list = (xs: string[]) => `[${xs.map(sqlString).join(", ")}]::VARCHAR[]`;
+
+async function withWarehouse<T>(path: string, read: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+  const w = await openDuckDb(path);
+  try {
+    await ensureBookkeeping(w.connection);
+    return await read(w.connection);
+  } finally {
+    w.close();
+  }
+}
+
+/** Reads the extract state of a DuckDB file; a file that does not exist yet is an empty warehouse. */
+export function duckDbExtractState(path: string): ExtractState {
+  if (path !== ":memory:" && !existsSync(path)) return emptyExtractState;
+  return {
+    watermarks: (repositories) =>
+      withWarehouse(path, async (c) => {
+        if (repositories.length === 0) return new Map();
+        const reader = await c.runAndReadAll(
+          `SELECT repo, MAX(window_until) AS until
+           FROM (SELECT UNNEST(repositories) AS repo, window_until FROM ${extractsTable})
+           WHERE repo IN (SELECT UNNEST(${list(repositories)}))
+           GROUP BY repo`,
+        );
+        return new Map(reader.getRowObjectsJS().map((r) => [String(r.repo), r.until as Date]));
+      }),
+    knownRuns: (repositories, createdFrom) =>
+      withWarehouse(path, async (c) => {
+        if (repositories.length === 0) return new Map();
+        // Only rows of fully loaded extracts: a run whose jobs batch is not in yet counts as unknown.
+        const reader = await c.runAndReadAll(
+          `SELECT run_id, run_attempt, status, epoch_ms(updated_at) AS updated_ms
+           FROM ${rawTableRef("workflow_runs")}
+           WHERE repository IN (SELECT UNNEST(${list(repositories)}))
+             AND created_at >= $1::TIMESTAMPTZ
+             AND _batch_id IN (SELECT l.batch_id FROM ${loadsTable} l JOIN ${extractsTable} e USING (extract_id))
+           QUALIFY ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY run_attempt DESC, updated_at DESC, _extracted_at DESC) = 1`,
+          [createdFrom.toISOString()],
+        );
+        const out = new Map<number, KnownRun>();
+        for (const r of reader.getRowObjectsJS())
+          out.set(Number(r.run_id), { runAttempt: Number(r.run_attempt), status: String(r.status), updatedAt: Number(r.updated_ms) });
+        return out;
+      }),
+    httpCache: () =>
+      withWarehouse(path, async (c) => {
+        const reader = await c.runAndReadAll(`SELECT url, etag, next_url, total_count, keys FROM ${httpCacheTable}`);
+        const out = new Map<string, HttpCacheEntry>();
+        for (const r of reader.getRowObjectsJS()) {
+          const keys = r.keys as unknown[] | null;
+          out.set(String(r.url), {
+            url: String(r.url),
+            etag: String(r.etag),
+            next_url: r.next_url === null ? null : String(r.next_url),
+            total_count: r.total_count === null ? null : Number(r.total_count),
+            keys: keys === null ? null : keys.map(String),
+          });
+        }
+        return out;
+      }),
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * What an incremental extract asks the warehouse, behind one small interface so the DuckDB default
+ * (`load/watermark-duckdb.ts`) and a BigQuery implementation (the same three queries) are
+ * interchangeable. The answers come only from fully loaded extracts (`_extracts`), so a crash anywhere
+ * before that point simply makes the next extract do the work again.
+ */
+import type { HttpCacheEntry } from "../schemas/manifest.js";
+
+/** The warehouse's copy of a run's latest attempt. */
+export interface KnownRun {
+  runAttempt: number;
+  status: string;
+  /** `updated_at`, epoch milliseconds. */
+  updatedAt: number;
+}
+
+export interface ExtractState {
+  /** Per repository: the end of the window of the newest fully loaded extract that covered it. */
+  watermarks(repositories: string[]): Promise<Map<string, Date>>;
+  /** Latest attempt of every run of these repositories created at or after `createdFrom`, by run id. */
+  knownRuns(repositories: string[], createdFrom: Date): Promise<Map<number, KnownRun>>;
+  /** The ETag of every list page whose content is in the warehouse, by URL. */
+  httpCache(): Promise<Map<string, HttpCacheEntry>>;
+}
+
+/** An extract against an empty warehouse, or with `--refetch`: no watermark, nothing known. */
+export const emptyExtractState: ExtractState = {
+  watermarks: () => Promise.resolve(new Map()),
+  knownRuns: () => Promise.resolve(new Map()),
+  httpCache: () => Promise.resolve(new Map()),
+};
