@@ -166,15 +166,18 @@ function close(a: number, b: number): boolean {
   return Math.abs(a - b) <= FLOAT_TOLERANCE * Math.max(1, Math.abs(a), Math.abs(b));
 }
 
-export function plainEqual(a: Plain, b: Plain): boolean {
+/** Equality of plain values; `loose` also equates an INT64 string with the same number (hand-written expectations). */
+export function plainEqual(a: Plain, b: Plain, loose = false): boolean {
   if (typeof a === "number" && typeof b === "number") return close(a, b);
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => plainEqual(x, b[i] ?? null));
+  if (loose && typeof a === "number" && typeof b === "string" && /^-?\d+$/.test(b)) return close(a, Number(b));
+  if (loose && typeof b === "number" && typeof a === "string" && /^-?\d+$/.test(a)) return close(Number(a), b);
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => plainEqual(x, b[i] ?? null, loose));
   return a === b;
 }
 
 /** A sort key that puts rows equal within FLOAT_TOLERANCE next to each other. */
 function sortKey(row: Plain[]): string {
-  return JSON.stringify(row, (_k, v: unknown) => (typeof v === "number" ? Number(v.toPrecision(8)) : v));
+  return JSON.stringify(row, (_k, v: unknown) => (typeof v === "number" ? String(Number(v.toPrecision(8))) : v));
 }
 
 export interface Difference {
@@ -186,7 +189,7 @@ export interface Difference {
  * Compares two results: same column names in the same order, same types (unless `ignoreTypes`), and
  * the same multiset of rows (order-insensitive, floats within FLOAT_TOLERANCE).
  */
-export function compareRelations(expected: Relation, actual: Relation, options: { ignoreTypes?: boolean; labels?: [string, string] } = {}): Difference | undefined {
+export function compareRelations(expected: Relation, actual: Relation, options: { ignoreTypes?: boolean; loose?: boolean; labels?: [string, string] } = {}): Difference | undefined {
   const [le, la] = options.labels ?? ["expected", "actual"];
   const en = expected.columns.map((c) => c.name).join(", ");
   const an = actual.columns.map((c) => c.name).join(", ");
@@ -202,7 +205,7 @@ export function compareRelations(expected: Relation, actual: Relation, options: 
   const unmatched = [...a];
   const missing: Plain[][] = [];
   for (const row of e) {
-    const i = unmatched.findIndex((r) => r.length === row.length && r.every((v, j) => plainEqual(row[j] ?? null, v)));
+    const i = unmatched.findIndex((r) => r.length === row.length && r.every((v, j) => plainEqual(row[j] ?? null, v, options.loose)));
     if (i >= 0) unmatched.splice(i, 1);
     else missing.push(row);
   }

@@ -14,6 +14,12 @@ import { pipelineSummary, runPipeline } from "./pipeline.js";
 import { formatTable } from "./summary.js";
 import { runDemo } from "./demo.js";
 import { defaultReportPath, reportSummary, runReport } from "./report.js";
+import { bigQueryLoadCommand, bigQueryOptions, bigQueryPipelineCommand, bigQueryTransformCommand, registerBigQueryCommands, type BigQueryFlags } from "./bigquery-commands.js";
+
+/** `check` or `test-models` found problems (already printed). */
+class CheckFailedError extends Error {
+  override name = "CheckFailedError";
+}
 
 /** Exit codes, documented in the README. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, config: 3, assertion: 4 } as const;
@@ -72,9 +78,11 @@ function scopeOptions(cmd: Command): Command {
 }
 
 function warehouseOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option("--warehouse <kind>", "warehouse to load and transform").choices(WAREHOUSES).default("duckdb"))
-    .option("--duckdb-path <file>", "DuckDB warehouse file", defaults.duckdbPath);
+  return bigQueryOptions(
+    cmd
+      .addOption(new Option("--warehouse <kind>", "warehouse to load and transform").choices(WAREHOUSES).default("duckdb"))
+      .option("--duckdb-path <file>", "DuckDB warehouse file", defaults.duckdbPath),
+  );
 }
 
 function transformOptions(cmd: Command): Command {
@@ -111,7 +119,8 @@ export function buildProgram(log: Logger): Command {
   warehouseOptions(program.command("load").description("load every staged batch not loaded yet (idempotent)"))
     .option("--staging-dir <dir>", "staging folder to load from", defaults.stagingDir)
     .addHelpText("after", examples(["actions-warehouse load --duckdb-path .warehouse/warehouse.duckdb"]))
-    .action(async (flags: { stagingDir: string; duckdbPath: string }) => {
+    .action(async (flags: BigQueryFlags & { stagingDir: string; duckdbPath: string; warehouse: string }) => {
+      if (flags.warehouse === "bigquery") return bigQueryLoadCommand(flags, log);
       const result = await loadIntoDuckDb({ duckdbPath: flags.duckdbPath, stagingDir: flags.stagingDir, log });
       console.log(formatTable(["raw table", "rows loaded"], Object.entries(result.rows).sort()));
       console.log(`\n${result.loaded.length} batches loaded, ${result.skipped} already loaded, ${result.quarantined} quarantined records`);
@@ -119,14 +128,17 @@ export function buildProgram(log: Logger): Command {
 
   transformOptions(warehouseOptions(program.command("transform").description("build the Dataform models (staging, marts, reporting) and run assertions")))
     .addHelpText("after", examples(["actions-warehouse transform", "actions-warehouse transform --tags reporting", "actions-warehouse transform --full-refresh"]))
-    .action(async (flags: { duckdbPath: string; tags: string[]; fullRefresh?: boolean; var: Record<string, string> }) => {
+    .action(async (flags: BigQueryFlags & { duckdbPath: string; warehouse: string; tags: string[]; fullRefresh?: boolean; var: Record<string, string> }) => {
+      if (flags.warehouse === "bigquery") return bigQueryTransformCommand(flags, log);
       const result = await runTransform({ duckdbPath: flags.duckdbPath, tags: flags.tags.length ? flags.tags : undefined, fullRefresh: flags.fullRefresh === true, vars: flags.var });
       console.log(formatTable(["action", "type", "status", "ms"], result.actions.map((a) => [a.name, a.type, a.status, Math.round(a.durationMs)])));
     });
 
   transformOptions(warehouseOptions(scopeOptions(program.command("pipeline").description("extract, load and transform in one go (what the cron runs)"))))
     .addHelpText("after", examples(["actions-warehouse pipeline --repo acme/api --repo acme/web --since 2026-11-01 --warehouse duckdb --duckdb-path .warehouse/acme.duckdb"]))
-    .action(async (flags: ScopeFlags & { duckdbPath: string; tags: string[]; fullRefresh?: boolean; var: Record<string, string> }) => {
+    .option("--no-transform", "stop after loading (matrix shards; one transform job runs the models once)")
+    .action(async (flags: ScopeFlags & BigQueryFlags & { duckdbPath: string; warehouse: string; transform: boolean; tags: string[]; fullRefresh?: boolean; var: Record<string, string> }) => {
+      if (flags.warehouse === "bigquery") return bigQueryPipelineCommand(extractInput(flags), flags, log);
       const result = await runPipeline({
         extract: extractInput(flags),
         duckdbPath: flags.duckdbPath,
@@ -159,6 +171,33 @@ export function buildProgram(log: Logger): Command {
       const result = await runReport({ duckdbPath: flags.duckdbPath, out: flags.out, ...(flags.since ? { since: flags.since } : {}), ...(flags.title ? { title: flags.title } : {}), log });
       console.log(reportSummary(result));
     });
+
+  program
+    .command("check")
+    .description("offline BigQuery dry run: type-check every compiled query on ZetaSQL, list functions per model, fail on functions without a parity test")
+    .option("--var <name=value>", "Dataform project variable (repeatable)", parseVars, {})
+    .option("--verbose", "list every action with the functions it calls")
+    .addHelpText("after", examples(["npm run check", "actions-warehouse check --verbose"]))
+    .action(async (flags: { var: Record<string, string>; verbose?: boolean }) => {
+      const { runCheck, formatCheckReport } = await import("../check/run.js");
+      const report = await runCheck({ vars: flags.var });
+      console.log(formatCheckReport(report, flags.verbose === true));
+      if (!report.ok) throw new CheckFailedError(`check failed: ${report.errors.length} error(s)`);
+    });
+
+  program
+    .command("test-models")
+    .description("run the model tests on the ZetaSQL reference engine and the parity run against DuckDB, offline")
+    .option("--var <name=value>", "Dataform project variable (repeatable)", parseVars, {})
+    .addHelpText("after", examples(["npm run test:models"]))
+    .action(async (flags: { var: Record<string, string> }) => {
+      const { runModelTests, formatModelTests } = await import("../check/model-tests.js");
+      const report = await runModelTests({ vars: flags.var });
+      console.log(formatModelTests(report));
+      if (!report.ok) throw new CheckFailedError("model tests failed");
+    });
+
+  registerBigQueryCommands(program, log);
 
   program
     .command("generate-schemas")
