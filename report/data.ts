@@ -113,7 +113,9 @@ export interface ReadReportOptions {
 }
 
 function sqlDate(value: string, field: string): string {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) throw new ReportDataError(`${field} must be YYYY-MM-DD, got ${JSON.stringify(value)}`);
+  const ms = Date.parse(`${value}T00:00:00Z`);
+  // The round trip rejects days JavaScript would silently roll over (2026-02-30 → 2026-03-02).
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) throw new ReportDataError(`${field} must be YYYY-MM-DD, got ${JSON.stringify(value)}`);
   return `DATE '${value}'`;
 }
 
