@@ -26,8 +26,10 @@ export interface ApiUsage {
   notModified: number;
   /** Exchanges that count against the primary rate limit: every answer but a 304 (and but transport failures). */
   costly: number;
+  /** Logical requests (a page, a run): `requests - logical` exchanges were retries. */
+  logical: number;
   /** Retries of any cause (rate limits, 5xx, timeouts, broken bodies). */
-  retries: number;
+  readonly retries: number;
   /** Faults seen, by kind (`status 502`, `timeout`, `truncated body`, `connection reset`, ...). */
   faults: Record<string, number>;
   rateLimitRemaining: number | null;
@@ -109,7 +111,17 @@ export function checkedFetch(usage: ApiUsage, timeoutMs: number): typeof fetch {
 
 export function createGitHubClient(options: ClientOptions): { octokit: GitHubClient; usage: ApiUsage } {
   registerSecret(options.token);
-  const usage: ApiUsage = { requests: 0, notModified: 0, costly: 0, retries: 0, faults: {}, rateLimitRemaining: null };
+  const usage: ApiUsage = {
+    requests: 0,
+    notModified: 0,
+    costly: 0,
+    logical: 0,
+    get retries() {
+      return Math.max(0, this.requests - this.logical);
+    },
+    faults: {},
+    rateLimitRemaining: null,
+  };
   const maxRetries = options.maxRetries ?? 5;
   const scale = options.retryTimeScaleMs ?? 1000;
   const log = options.log;
@@ -146,15 +158,13 @@ export function createGitHubClient(options: ClientOptions): { octokit: GitHubCli
   // Outermost: one call per logical request, however many exchanges the plugins needed for it.
   octokit.hook.wrap("request", async (request, req) => {
     options.beforeRequest?.();
-    const before = usage.requests;
+    usage.logical += 1;
     try {
       return await request(req);
     } catch (error) {
       const status = (error as { status?: number }).status;
       if (status !== 304) log.debug("request failed", { method: req.method, url: req.url, status, error: (error as Error).message });
       throw error;
-    } finally {
-      usage.retries += Math.max(0, usage.requests - before - 1);
     }
   });
   return { octokit, usage };
