@@ -155,6 +155,7 @@ export function buildProgram(log: Logger): Command {
     .description("start the GitHub API simulator and run the whole pipeline into .warehouse/demo.duckdb (no account, no token)")
     .option("--duckdb-path <file>", "DuckDB file for the demo", ".warehouse/demo.duckdb")
     .option("--seed <n>", "simulator seed", integer("--seed"), 42)
+    .addHelpText("after", examples(["npm run demo", "actions-warehouse demo --seed 7 --duckdb-path /tmp/demo.duckdb"]))
     .action(async (flags: { duckdbPath: string; seed: number }) => {
       await runDemo({ duckdbPath: flags.duckdbPath, seed: flags.seed, log });
     });
@@ -202,8 +203,19 @@ export function buildProgram(log: Logger): Command {
   program
     .command("generate-schemas")
     .description("regenerate schemas/bigquery/*.json from the zod raw-table schemas")
+    .addHelpText("after", examples(["npm run schemas:generate", "actions-warehouse generate-schemas"]))
     .action(() => {
       for (const file of writeBigQuerySchemas()) console.log(file);
+    });
+
+  program
+    .command("generate-docs")
+    .description("regenerate docs/configuration.md (from these commands) and docs/data-dictionary.md (from the compiled Dataform descriptions)")
+    .addHelpText("after", examples(["npm run docs:generate"]))
+    .action(async () => {
+      // Loaded on demand: the docs generator walks this very program.
+      const { writeGeneratedDocs } = await import("./docs/index.js");
+      for (const file of await writeGeneratedDocs()) console.log(file);
     });
 
   return program;
