@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger, type Logger } from "../log/logger.js";
 import { ConfigError, type ExtractConfigInput } from "../extract/config.js";
 import { runExtract } from "../extract/run.js";
+import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
 import { runTransform } from "../transform/run.js";
 import { writeBigQuerySchemas } from "../schemas/bigquery-schema.js";
@@ -42,11 +43,15 @@ interface ScopeFlags {
   repo: string[];
   org: string[];
   user: string[];
-  since: string;
+  since?: string;
   until?: string;
   stagingDir: string;
   concurrency: number;
   packages: boolean;
+  lookbackDays: number;
+  maxQuarantined: string;
+  maxRecordBytes: number;
+  refetch?: boolean;
 }
 
 function extractInput(flags: ScopeFlags): ExtractConfigInput {
@@ -55,8 +60,12 @@ function extractInput(flags: ScopeFlags): ExtractConfigInput {
     repos: flags.repo,
     orgs: flags.org,
     users: flags.user,
-    since: flags.since,
+    ...(flags.since ? { since: flags.since } : {}),
     ...(flags.until ? { until: flags.until } : {}),
+    lookbackDays: flags.lookbackDays,
+    maxQuarantined: flags.maxQuarantined,
+    maxRecordBytes: flags.maxRecordBytes,
+    refetch: flags.refetch === true,
     apiUrl: env.apiUrl,
     ...(env.token ? { token: env.token } : {}),
     stagingDir: flags.stagingDir,
@@ -70,7 +79,11 @@ function scopeOptions(cmd: Command): Command {
     .option("--repo <owner/name>", "repository to extract (repeatable)", collect, [])
     .option("--org <org>", "every repository and the packages of an organisation (repeatable)", collect, [])
     .option("--user <user>", "every repository and the packages of a user (repeatable)", collect, [])
-    .requiredOption("--since <YYYY-MM-DD>", "first day (UTC) of runs to extract, by created date")
+    .option("--since <YYYY-MM-DD>", "first day (UTC) of runs to extract, by created date (default: the warehouse's watermark minus --lookback-days; required on the first run)")
+    .option("--lookback-days <n>", "without --since: days before the watermark to list again (runs can be re-run for 30 days)", integer("--lookback-days"), 30)
+    .option("--max-quarantined <n|pct>", "fail the run when more records than this are quarantined: a count (100) or a share (1%, 0.01)", "1%")
+    .option("--max-record-bytes <n>", "quarantine records larger than this many bytes", integer("--max-record-bytes"), 1024 * 1024)
+    .option("--refetch", "ignore the warehouse's ETags and known runs: fetch everything in the window again")
     .option("--until <YYYY-MM-DD>", "last day (UTC) of runs to extract, inclusive (default: now)")
     .option("--staging-dir <dir>", "where NDJSON batches and manifests are written", defaults.stagingDir)
     .option("--concurrency <n>", "concurrent GitHub requests", integer("--concurrency"), defaults.concurrency)
@@ -110,8 +123,9 @@ export function buildProgram(log: Logger): Command {
 
   scopeOptions(program.command("extract").description("page through the GitHub API into gzip NDJSON batches and a manifest"))
     .addHelpText("after", examples(["actions-warehouse extract --repo acme/api --since 2026-11-01 --until 2026-11-07"]))
-    .action(async (flags: ScopeFlags) => {
-      const result = await runExtract(extractInput(flags), { log });
+    .option("--duckdb-path <file>", "warehouse whose watermark, known runs and ETags make the extract incremental", defaults.duckdbPath)
+    .action(async (flags: ScopeFlags & { duckdbPath: string }) => {
+      const result = await runExtract(extractInput(flags), { log, state: duckDbExtractState(flags.duckdbPath) });
       console.log(formatTable(["raw table", "records"], Object.entries(result.manifest.counts).sort()));
       console.log(`\nmanifest ${result.manifestPath}\nquarantined ${result.manifest.quarantined}, API requests ${result.manifest.api.requests}`);
     });

@@ -1,7 +1,8 @@
 /**
  * extract → load → transform, the job the cron runs. Each stage is also a command of its own.
  */
-import { runExtract, type ExtractResult } from "../extract/run.js";
+import { QuarantineThresholdError, runExtract, type ExtractResult } from "../extract/run.js";
+import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import type { ExtractConfigInput } from "../extract/config.js";
 import { loadIntoDuckDb, type LoadResult } from "../load/duckdb-load.js";
 import { runTransform, type TransformResult } from "../transform/run.js";
@@ -27,7 +28,15 @@ export interface PipelineResult {
 export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
   const started = Date.now();
   const log = options.log;
-  const extract = await runExtract(options.extract, { log });
+  // Incremental: the watermark, known runs and ETags come from the warehouse being loaded.
+  let extract: ExtractResult;
+  try {
+    extract = await runExtract(options.extract, { log, state: duckDbExtractState(options.duckdbPath) });
+  } catch (error) {
+    // Too many quarantined records fail the run, but what was extracted (and the quarantine) is loaded first.
+    if (error instanceof QuarantineThresholdError) await loadIntoDuckDb({ duckdbPath: options.duckdbPath, stagingDir: options.extract.stagingDir, log });
+    throw error;
+  }
   const load = await loadIntoDuckDb({ duckdbPath: options.duckdbPath, stagingDir: options.extract.stagingDir, log });
   const transform = await runTransform({
     duckdbPath: options.duckdbPath,
