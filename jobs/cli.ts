@@ -15,6 +15,7 @@ import { pipelineSummary, runPipeline } from "./pipeline.js";
 import { formatTable } from "./summary.js";
 import { runDemo } from "./demo.js";
 import { defaultReportPath, reportSummary, runReport } from "./report.js";
+import { doctorReport, runDoctor } from "./doctor.js";
 import { bigQueryLoadCommand, bigQueryOptions, bigQueryPipelineCommand, bigQueryTransformCommand, registerBigQueryCommands, type BigQueryFlags } from "./bigquery-commands.js";
 
 /** `check` or `test-models` found problems (already printed). */
@@ -185,6 +186,21 @@ export function buildProgram(log: Logger): Command {
     .action(async (flags: { duckdbPath: string; out: string; since?: string; title?: string }) => {
       const result = await runReport({ duckdbPath: flags.duckdbPath, out: flags.out, ...(flags.since ? { since: flags.since } : {}), ...(flags.title ? { title: flags.title } : {}), log });
       console.log(reportSummary(result));
+    });
+
+  program
+    .command("doctor")
+    .description("check the setup before a run: API reachable, token accepted and its scopes, rate limit left, staging writable, warehouse file readable")
+    .addOption(new Option("--warehouse <kind>", "warehouse the pipeline targets").choices(WAREHOUSES).default("duckdb"))
+    .option("--duckdb-path <file>", "DuckDB warehouse file to check (opened read-only)", defaults.duckdbPath)
+    .option("--staging-dir <dir>", "staging folder that must be writable", defaults.stagingDir)
+    .addHelpText("after", examples(["GITHUB_TOKEN=... actions-warehouse doctor", "GITHUB_API_URL=https://ghe.example.com/api/v3 actions-warehouse doctor --duckdb-path .warehouse/acme.duckdb"]))
+    .action(async (flags: { warehouse: string; duckdbPath: string; stagingDir: string }) => {
+      const env = githubEnv();
+      const results = await runDoctor({ apiUrl: env.apiUrl, ...(env.token ? { token: env.token } : {}), duckdbPath: flags.duckdbPath, stagingDir: flags.stagingDir, warehouse: flags.warehouse });
+      console.log(doctorReport(results));
+      const failed = results.filter((r) => r.status === "fail").length;
+      if (failed) throw new CheckFailedError(`doctor: ${failed} check(s) failed`);
     });
 
   program
