@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger, type Logger } from "../log/logger.js";
 import { ConfigError, type ExtractConfigInput } from "../extract/config.js";
 import { runExtract } from "../extract/run.js";
+import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
 import { runTransform } from "../transform/run.js";
 import { writeBigQuerySchemas } from "../schemas/bigquery-schema.js";
@@ -14,6 +15,9 @@ import { pipelineSummary, runPipeline } from "./pipeline.js";
 import { formatTable } from "./summary.js";
 import { runDemo } from "./demo.js";
 import { defaultReportPath, reportSummary, runReport } from "./report.js";
+import { doctorReport, runDoctor } from "./doctor.js";
+import { createTransformProgress } from "./transform-progress.js";
+import { bigQueryLoadCommand, bigQueryOptions, bigQueryPipelineCommand, bigQueryTransformCommand, registerBigQueryCommands, type BigQueryFlags } from "./bigquery-commands.js";
 
 /** `check` or `test-models` found problems (already printed). */
 class CheckFailedError extends Error {
@@ -41,11 +45,15 @@ interface ScopeFlags {
   repo: string[];
   org: string[];
   user: string[];
-  since: string;
+  since?: string;
   until?: string;
   stagingDir: string;
   concurrency: number;
   packages: boolean;
+  lookbackDays: number;
+  maxQuarantined: string;
+  maxRecordBytes: number;
+  refetch?: boolean;
 }
 
 function extractInput(flags: ScopeFlags): ExtractConfigInput {
@@ -54,8 +62,12 @@ function extractInput(flags: ScopeFlags): ExtractConfigInput {
     repos: flags.repo,
     orgs: flags.org,
     users: flags.user,
-    since: flags.since,
+    ...(flags.since ? { since: flags.since } : {}),
     ...(flags.until ? { until: flags.until } : {}),
+    lookbackDays: flags.lookbackDays,
+    maxQuarantined: flags.maxQuarantined,
+    maxRecordBytes: flags.maxRecordBytes,
+    refetch: flags.refetch === true,
     apiUrl: env.apiUrl,
     ...(env.token ? { token: env.token } : {}),
     stagingDir: flags.stagingDir,
@@ -69,7 +81,11 @@ function scopeOptions(cmd: Command): Command {
     .option("--repo <owner/name>", "repository to extract (repeatable)", collect, [])
     .option("--org <org>", "every repository and the packages of an organisation (repeatable)", collect, [])
     .option("--user <user>", "every repository and the packages of a user (repeatable)", collect, [])
-    .requiredOption("--since <YYYY-MM-DD>", "first day (UTC) of runs to extract, by created date")
+    .option("--since <YYYY-MM-DD>", "first day (UTC) of runs to extract, by created date (default: the warehouse's watermark minus --lookback-days; required on the first run)")
+    .option("--lookback-days <n>", "without --since: days before the watermark to list again (runs can be re-run for 30 days)", integer("--lookback-days"), 30)
+    .option("--max-quarantined <n|pct>", "fail the run when more records than this are quarantined: a count (100) or a share (1%, 0.01)", "1%")
+    .option("--max-record-bytes <n>", "quarantine records larger than this many bytes", integer("--max-record-bytes"), 1024 * 1024)
+    .option("--refetch", "ignore the warehouse's ETags and known runs: fetch everything in the window again")
     .option("--until <YYYY-MM-DD>", "last day (UTC) of runs to extract, inclusive (default: now)")
     .option("--staging-dir <dir>", "where NDJSON batches and manifests are written", defaults.stagingDir)
     .option("--concurrency <n>", "concurrent GitHub requests", integer("--concurrency"), defaults.concurrency)
@@ -77,9 +93,11 @@ function scopeOptions(cmd: Command): Command {
 }
 
 function warehouseOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option("--warehouse <kind>", "warehouse to load and transform").choices(WAREHOUSES).default("duckdb"))
-    .option("--duckdb-path <file>", "DuckDB warehouse file", defaults.duckdbPath);
+  return bigQueryOptions(
+    cmd
+      .addOption(new Option("--warehouse <kind>", "warehouse to load and transform").choices(WAREHOUSES).default("duckdb"))
+      .option("--duckdb-path <file>", "DuckDB warehouse file", defaults.duckdbPath),
+  );
 }
 
 function transformOptions(cmd: Command): Command {
@@ -107,8 +125,9 @@ export function buildProgram(log: Logger): Command {
 
   scopeOptions(program.command("extract").description("page through the GitHub API into gzip NDJSON batches and a manifest"))
     .addHelpText("after", examples(["actions-warehouse extract --repo acme/api --since 2026-11-01 --until 2026-11-07"]))
-    .action(async (flags: ScopeFlags) => {
-      const result = await runExtract(extractInput(flags), { log });
+    .option("--duckdb-path <file>", "warehouse whose watermark, known runs and ETags make the extract incremental", defaults.duckdbPath)
+    .action(async (flags: ScopeFlags & { duckdbPath: string }) => {
+      const result = await runExtract(extractInput(flags), { log, state: duckDbExtractState(flags.duckdbPath) });
       console.log(formatTable(["raw table", "records"], Object.entries(result.manifest.counts).sort()));
       console.log(`\nmanifest ${result.manifestPath}\nquarantined ${result.manifest.quarantined}, API requests ${result.manifest.api.requests}`);
     });
@@ -116,7 +135,8 @@ export function buildProgram(log: Logger): Command {
   warehouseOptions(program.command("load").description("load every staged batch not loaded yet (idempotent)"))
     .option("--staging-dir <dir>", "staging folder to load from", defaults.stagingDir)
     .addHelpText("after", examples(["actions-warehouse load --duckdb-path .warehouse/warehouse.duckdb"]))
-    .action(async (flags: { stagingDir: string; duckdbPath: string }) => {
+    .action(async (flags: BigQueryFlags & { stagingDir: string; duckdbPath: string; warehouse: string }) => {
+      if (flags.warehouse === "bigquery") return bigQueryLoadCommand(flags, log);
       const result = await loadIntoDuckDb({ duckdbPath: flags.duckdbPath, stagingDir: flags.stagingDir, log });
       console.log(formatTable(["raw table", "rows loaded"], Object.entries(result.rows).sort()));
       console.log(`\n${result.loaded.length} batches loaded, ${result.skipped} already loaded, ${result.quarantined} quarantined records`);
@@ -124,14 +144,18 @@ export function buildProgram(log: Logger): Command {
 
   transformOptions(warehouseOptions(program.command("transform").description("build the Dataform models (staging, marts, reporting) and run assertions")))
     .addHelpText("after", examples(["actions-warehouse transform", "actions-warehouse transform --tags reporting", "actions-warehouse transform --full-refresh"]))
-    .action(async (flags: { duckdbPath: string; tags: string[]; fullRefresh?: boolean; var: Record<string, string> }) => {
-      const result = await runTransform({ duckdbPath: flags.duckdbPath, tags: flags.tags.length ? flags.tags : undefined, fullRefresh: flags.fullRefresh === true, vars: flags.var });
+    .action(async (flags: BigQueryFlags & { duckdbPath: string; warehouse: string; tags: string[]; fullRefresh?: boolean; var: Record<string, string> }) => {
+      if (flags.warehouse === "bigquery") return bigQueryTransformCommand(flags, log);
+      const progress = createTransformProgress(log);
+      const result = await runTransform({ duckdbPath: flags.duckdbPath, tags: flags.tags.length ? flags.tags : undefined, fullRefresh: flags.fullRefresh === true, vars: flags.var, onProgress: progress.onProgress }).finally(() => progress.stop());
       console.log(formatTable(["action", "type", "status", "ms"], result.actions.map((a) => [a.name, a.type, a.status, Math.round(a.durationMs)])));
     });
 
   transformOptions(warehouseOptions(scopeOptions(program.command("pipeline").description("extract, load and transform in one go (what the cron runs)"))))
     .addHelpText("after", examples(["actions-warehouse pipeline --repo acme/api --repo acme/web --since 2026-11-01 --warehouse duckdb --duckdb-path .warehouse/acme.duckdb"]))
-    .action(async (flags: ScopeFlags & { duckdbPath: string; tags: string[]; fullRefresh?: boolean; var: Record<string, string> }) => {
+    .option("--no-transform", "stop after loading (matrix shards; one transform job runs the models once)")
+    .action(async (flags: ScopeFlags & BigQueryFlags & { duckdbPath: string; warehouse: string; transform: boolean; tags: string[]; fullRefresh?: boolean; var: Record<string, string> }) => {
+      if (flags.warehouse === "bigquery") return bigQueryPipelineCommand(extractInput(flags), flags, log);
       const result = await runPipeline({
         extract: extractInput(flags),
         duckdbPath: flags.duckdbPath,
@@ -148,6 +172,7 @@ export function buildProgram(log: Logger): Command {
     .description("start the GitHub API simulator and run the whole pipeline into .warehouse/demo.duckdb (no account, no token)")
     .option("--duckdb-path <file>", "DuckDB file for the demo", ".warehouse/demo.duckdb")
     .option("--seed <n>", "simulator seed", integer("--seed"), 42)
+    .addHelpText("after", examples(["npm run demo", "actions-warehouse demo --seed 7 --duckdb-path /tmp/demo.duckdb"]))
     .action(async (flags: { duckdbPath: string; seed: number }) => {
       await runDemo({ duckdbPath: flags.duckdbPath, seed: flags.seed, log });
     });
@@ -163,6 +188,21 @@ export function buildProgram(log: Logger): Command {
     .action(async (flags: { duckdbPath: string; out: string; since?: string; title?: string }) => {
       const result = await runReport({ duckdbPath: flags.duckdbPath, out: flags.out, ...(flags.since ? { since: flags.since } : {}), ...(flags.title ? { title: flags.title } : {}), log });
       console.log(reportSummary(result));
+    });
+
+  program
+    .command("doctor")
+    .description("check the setup before a run: API reachable, token accepted and its scopes, rate limit left, staging writable, warehouse file readable")
+    .addOption(new Option("--warehouse <kind>", "warehouse the pipeline targets").choices(WAREHOUSES).default("duckdb"))
+    .option("--duckdb-path <file>", "DuckDB warehouse file to check (opened read-only)", defaults.duckdbPath)
+    .option("--staging-dir <dir>", "staging folder that must be writable", defaults.stagingDir)
+    .addHelpText("after", examples(["GITHUB_TOKEN=... actions-warehouse doctor", "GITHUB_API_URL=https://ghe.example.com/api/v3 actions-warehouse doctor --duckdb-path .warehouse/acme.duckdb"]))
+    .action(async (flags: { warehouse: string; duckdbPath: string; stagingDir: string }) => {
+      const env = githubEnv();
+      const results = await runDoctor({ apiUrl: env.apiUrl, ...(env.token ? { token: env.token } : {}), duckdbPath: flags.duckdbPath, stagingDir: flags.stagingDir, warehouse: flags.warehouse });
+      console.log(doctorReport(results));
+      const failed = results.filter((r) => r.status === "fail").length;
+      if (failed) throw new CheckFailedError(`doctor: ${failed} check(s) failed`);
     });
 
   program
@@ -190,11 +230,24 @@ export function buildProgram(log: Logger): Command {
       if (!report.ok) throw new CheckFailedError("model tests failed");
     });
 
+  registerBigQueryCommands(program, log);
+
   program
     .command("generate-schemas")
     .description("regenerate schemas/bigquery/*.json from the zod raw-table schemas")
+    .addHelpText("after", examples(["npm run schemas:generate", "actions-warehouse generate-schemas"]))
     .action(() => {
       for (const file of writeBigQuerySchemas()) console.log(file);
+    });
+
+  program
+    .command("generate-docs")
+    .description("regenerate docs/configuration.md (from these commands) and docs/data-dictionary.md (from the compiled Dataform descriptions)")
+    .addHelpText("after", examples(["npm run docs:generate"]))
+    .action(async () => {
+      // Loaded on demand: the docs generator walks this very program.
+      const { writeGeneratedDocs } = await import("./docs/index.js");
+      for (const file of await writeGeneratedDocs()) console.log(file);
     });
 
   return program;

@@ -8,6 +8,7 @@ import { loadIntoDuckDb, type LoadResult } from "../load/duckdb-load.js";
 import { runTransform, type TransformResult } from "../transform/run.js";
 import type { Logger } from "../log/logger.js";
 import { formatTable, seconds } from "./summary.js";
+import { createTransformProgress } from "./transform-progress.js";
 
 export interface PipelineOptions {
   extract: ExtractConfigInput;
@@ -38,12 +39,14 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     throw error;
   }
   const load = await loadIntoDuckDb({ duckdbPath: options.duckdbPath, stagingDir: options.extract.stagingDir, log });
+  const progress = createTransformProgress(log);
   const transform = await runTransform({
     duckdbPath: options.duckdbPath,
     ...(options.tags ? { tags: options.tags } : {}),
     ...(options.fullRefresh ? { fullRefresh: true } : {}),
     ...(options.vars ? { vars: options.vars } : {}),
-  });
+    onProgress: progress.onProgress,
+  }).finally(() => progress.stop());
   return { extract, load, transform, durationMs: Date.now() - started };
 }
 
