@@ -9,7 +9,7 @@ export const defaults = {
   concurrency: 8,
 } as const;
 
-export const WAREHOUSES = ["duckdb"] as const;
+export const WAREHOUSES = ["duckdb", "bigquery"] as const;
 export type WarehouseKind = (typeof WAREHOUSES)[number];
 
 /** GitHub settings come from the environment only, so tokens never sit in shell history or cron files. */

@@ -14,7 +14,8 @@ import { gcsLocation, GcsStaging, type GcsLocation } from "./gcs-staging.js";
 export interface BigQuerySettings {
   projectId: string;
   location: string;
-  staging: GcsLocation;
+  /** Absent for commands that never touch Cloud Storage (bootstrap, transform, looker-link). */
+  staging?: GcsLocation;
 }
 
 export interface BigQuerySettingsInput {
@@ -27,21 +28,22 @@ export interface BigQuerySettingsInput {
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 
 /** Flags win over the environment; the project falls back to dataform.json's defaultDatabase. Errors name every bad setting. */
-export function bigQuerySettings(input: BigQuerySettingsInput, env: NodeJS.ProcessEnv = process.env): BigQuerySettings {
+export function bigQuerySettings(input: BigQuerySettingsInput, env: NodeJS.ProcessEnv = process.env, needs: { bucket: boolean } = { bucket: true }): BigQuerySettings {
   const issues: { field: string; message: string }[] = [];
   const projectId = input.project ?? (env.GOOGLE_CLOUD_PROJECT?.trim() || defaultProject);
   if (!PROJECT_ID.test(projectId)) issues.push({ field: "--project (GOOGLE_CLOUD_PROJECT)", message: `"${projectId}" is not a Google Cloud project id` });
   const location = input.location ?? (env.BIGQUERY_LOCATION?.trim() || "US");
   if (!/^[A-Za-z]+(-[a-z]+[0-9]+)?$/.test(location)) issues.push({ field: "--location (BIGQUERY_LOCATION)", message: `"${location}" is not a BigQuery location (e.g. US, EU, europe-west1)` });
-  let staging: GcsLocation = { bucket: "", prefix: "" };
+  let staging: GcsLocation | undefined;
+  const bucket = input.bucket ?? env.GCS_BUCKET?.trim();
   try {
-    staging = gcsLocation(input.bucket ?? env.GCS_BUCKET?.trim(), input.prefix ?? env.GCS_PREFIX?.trim() ?? "");
+    if (bucket || needs.bucket) staging = gcsLocation(bucket, input.prefix ?? env.GCS_PREFIX?.trim() ?? "");
   } catch (error) {
     const e = error as { object?: string; message: string };
     issues.push({ field: e.object === "--prefix" ? "--prefix (GCS_PREFIX)" : "--bucket (GCS_BUCKET)", message: e.message.replace(/^--(bucket|prefix): /, "") });
   }
   if (issues.length) throw new ConfigError(issues);
-  return { projectId, location, staging };
+  return { projectId, location, ...(staging ? { staging } : {}) };
 }
 
 export function createBigQuery(settings: BigQuerySettings): BigQuery {
@@ -49,5 +51,6 @@ export function createBigQuery(settings: BigQuerySettings): BigQuery {
 }
 
 export function createGcsStaging(settings: BigQuerySettings): GcsStaging {
+  if (!settings.staging) throw new ConfigError([{ field: "--bucket (GCS_BUCKET)", message: "a Cloud Storage bucket is required to stage batches for BigQuery" }]);
   return new GcsStaging(settings.staging, new Storage({ projectId: settings.projectId }));
 }

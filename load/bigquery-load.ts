@@ -229,8 +229,10 @@ export async function loadIntoBigQuery(options: BigQueryLoadOptions): Promise<Bi
   const byTable = new Map<string, PendingBatch[]>();
   for (const b of pending) byTable.set(b.table, [...(byTable.get(b.table) ?? []), b]);
 
-  const failures: BigQueryLoadError[] = [];
-  await Promise.all(
+  const failures: Error[] = [];
+  // allSettled, not all: when one table fails, the others' jobs are still waited for and recorded,
+  // so the next run finds every submitted job settled instead of guessing.
+  const outcomes = await Promise.allSettled(
     [...byTable.entries()].map(async ([table, batches]) => {
       for (let i = 0; i < batches.length; i += MAX_URIS_PER_JOB) {
         const chunk = batches.slice(i, i + MAX_URIS_PER_JOB);
@@ -249,9 +251,10 @@ export async function loadIntoBigQuery(options: BigQueryLoadOptions): Promise<Bi
       }
     }),
   );
+  for (const o of outcomes) if (o.status === "rejected") failures.push(o.reason instanceof Error ? o.reason : new Error(String(o.reason)));
   result.durationMs = Date.now() - started;
   if (failures.length > 0) {
-    for (const f of failures) log.error(f.message, { job_id: f.jobId, table: f.table });
+    for (const f of failures) log.error(f.message, f instanceof BigQueryLoadError ? { job_id: f.jobId, table: f.table } : {});
     throw failures[0];
   }
   log.info("load finished", { jobs: result.jobs.length, already_loaded: result.skipped, rows: result.rows, quarantined: result.quarantined, duration_ms: result.durationMs });

@@ -348,7 +348,8 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
       const injected = fault?.({ method: record.method, path: url.pathname.replace(/^\/bigquery\/v2/, ""), body });
       try {
         if (injected && !injected.afterHandling) {
-          record.status = apiError(res, injected.status, "UNAVAILABLE", "injected fault", "backendError");
+          // 403 accessDenied is final for the client; 5xx backendError is retried by it.
+          record.status = injected.status === 403 ? apiError(res, 403, "PERMISSION_DENIED", "injected fault: access denied", "accessDenied") : apiError(res, injected.status, "UNAVAILABLE", "injected fault", "backendError");
           return;
         }
         if (injected) {
