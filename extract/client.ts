@@ -139,7 +139,8 @@ export function createGitHubClient(options: ClientOptions): { octokit: GitHubCli
     log: {
       debug: () => {},
       info: () => {},
-      warn: (msg: string) => log.warn(msg),
+      // Octokit reports each 304 as a warning; for conditional requests it is the good news.
+      warn: (msg: string) => (/ - 304 with id /.test(msg) ? log.debug(msg) : log.warn(msg)),
       error: (msg: string) => log.error(msg),
     },
     throttle: {

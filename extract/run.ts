@@ -24,7 +24,7 @@ import { createProgress, type ExtractStats, type Progress } from "./progress.js"
 import { dayWindows, isoSecond, windowOf } from "./windows.js";
 import type { Logger } from "../log/logger.js";
 import type { Manifest } from "../schemas/manifest.js";
-import { emptyExtractState, type ExtractState } from "../load/watermark.js";
+import { emptyExtractState, type ExtractState, type KnownRun } from "../load/watermark.js";
 import type { ApiRun } from "./records.js";
 
 export interface ExtractResult {
@@ -143,13 +143,19 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     const { since, until } = extractWindow(config, chosen.sinceDay);
     window = windowOf(since, until);
   } catch (error) {
+    state.close?.();
     if (error instanceof ConfigError) {
       writer.abandon();
       throw error;
     }
     return fail(error);
   }
-  const known = config.refetch || repositories.size === 0 ? new Map() : await state.knownRuns([...repositories], window.from);
+  let known: Map<number, KnownRun>;
+  try {
+    known = config.refetch || repositories.size === 0 ? new Map() : await state.knownRuns([...repositories], window.from);
+  } finally {
+    state.close?.();
+  }
   log.info("extract started", {
     api_url: config.apiUrl,
     since: isoSecond(window.from),
@@ -163,44 +169,39 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
   });
 
   const seenRuns = new Set<number>();
+  const onRun = (fullName: string, r: ReturnType<typeof repoRef>) => (run: ApiRun) => {
+    if (typeof run?.id !== "number") {
+      enqueue(() => writer.quarantine({ resource: "workflow_runs", source: `GET /repos/${fullName}/actions/runs`, reason: "id: missing or not a number; the run cannot be fetched", record: run as unknown as Record<string, unknown> }, new Date().toISOString()));
+      return;
+    }
+    // Runs arriving while the list pages shift items to later pages: the same run can be listed twice.
+    if (seenRuns.has(run.id)) return;
+    seenRuns.add(run.id);
+    stats.runsDiscovered += 1;
+    if (sameRun(run, known.get(run.id))) {
+      stats.runsUnchanged += 1;
+      return;
+    }
+    const listedAt = new Date().toISOString();
+    enqueue(async () => {
+      const detail = await extractRunDetail(octokit, writer, r, run, listedAt);
+      stats.runsDone += 1;
+      stats.jobs += detail.jobs;
+      tick();
+    });
+  };
 
   for (const fullName of repositories) {
     const r = repoRef(fullName);
     enqueue(async () => {
       await extractWorkflows(octokit, cache, writer, r);
     });
-    enqueue(async () => {
-      const listed = await listRuns(
-        octokit,
-        cache,
-        r,
-        dayWindows(window.from, window.to),
-        (run) => {
-          if (typeof run?.id !== "number") {
-            enqueue(() => writer.quarantine({ resource: "workflow_runs", source: `GET /repos/${fullName}/actions/runs`, reason: "id: missing or not a number; the run cannot be fetched", record: run as unknown as Record<string, unknown> }, new Date().toISOString()));
-            return;
-          }
-          // Runs arriving while the list pages shift items to later pages: the same run can be listed twice.
-          if (seenRuns.has(run.id)) return;
-          seenRuns.add(run.id);
-          stats.runsDiscovered += 1;
-          if (sameRun(run, known.get(run.id))) {
-            stats.runsUnchanged += 1;
-            return;
-          }
-          const listedAt = new Date().toISOString();
-          enqueue(async () => {
-            const detail = await extractRunDetail(octokit, writer, r, run, listedAt);
-            stats.runsDone += 1;
-            stats.jobs += detail.jobs;
-            tick();
-          });
-        },
-        log,
-      );
-
-      log.debug("runs listed", { repository: fullName, runs: listed.runs, windows: listed.windows, pages_not_modified: listed.pagesNotModified });
-    });
+    // One task per day: list requests are latency-bound, and days are independent.
+    for (const day of dayWindows(window.from, window.to))
+      enqueue(async () => {
+        const listed = await listRuns(octokit, cache, r, [day], onRun(fullName, r), log);
+        log.debug("runs listed", { repository: fullName, day: isoSecond(day.from).slice(0, 10), runs: listed.runs, windows: listed.windows, pages_not_modified: listed.pagesNotModified });
+      });
   }
 
   if (config.packages) {

@@ -1,7 +1,7 @@
 /** `ExtractState` read from a DuckDB warehouse (`github_raw._extracts`, `_loads`, `_http_cache`, raw tables). */
 import { existsSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { openDuckDb, rawTableRef } from "./duckdb-connection.js";
+import { openDuckDb, rawTableRef, type Warehouse } from "./duckdb-connection.js";
 import { ensureBookkeeping, extractsTable, httpCacheTable } from "./duckdb-load.js";
 import { datasets } from "./datasets.js";
 import { emptyExtractState, type ExtractState, type KnownRun } from "./watermark.js";
@@ -11,20 +11,23 @@ const loadsTable = `"${datasets.raw}"."_loads"`;
 const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 const list = (xs: string[]) => `[${xs.map(sqlString).join(", ")}]::VARCHAR[]`;
 
-async function withWarehouse<T>(path: string, read: (c: DuckDBConnection) => Promise<T>): Promise<T> {
-  const w = await openDuckDb(path);
-  try {
-    await ensureBookkeeping(w.connection);
-    return await read(w.connection);
-  } finally {
-    w.close();
-  }
-}
-
 /** Reads the extract state of a DuckDB file; a file that does not exist yet is an empty warehouse. */
 export function duckDbExtractState(path: string): ExtractState {
   if (path !== ":memory:" && !existsSync(path)) return emptyExtractState;
+  // One connection for the extract's three questions, opened on the first and closed by `close`.
+  let opened: Promise<Warehouse> | undefined;
+  const withWarehouse = async <T>(_path: string, read: (c: DuckDBConnection) => Promise<T>): Promise<T> => {
+    opened ??= openDuckDb(path).then(async (w) => {
+      await ensureBookkeeping(w.connection);
+      return w;
+    });
+    return read((await opened).connection);
+  };
   return {
+    close: () => {
+      void opened?.then((w) => w.close());
+      opened = undefined;
+    },
     watermarks: (repositories) =>
       withWarehouse(path, async (c) => {
         if (repositories.length === 0) return new Map();

@@ -21,6 +21,8 @@ export interface ExtractState {
   knownRuns(repositories: string[], createdFrom: Date): Promise<Map<number, KnownRun>>;
   /** The ETag of every list page whose content is in the warehouse, by URL. */
   httpCache(): Promise<Map<string, HttpCacheEntry>>;
+  /** Releases the connection; the extractor calls it once it has read what it needs. */
+  close?(): void;
 }
 
 /** An extract against an empty warehouse, or with `--refetch`: no watermark, nothing known. */
