@@ -54,7 +54,7 @@ describe("pipeline --warehouse bigquery against the stand-ins", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "aw-bq-pipeline-"));
-    dataset = generateDataset({ seed: 11, anchor: ANCHOR, days: 3 });
+    dataset = generateDataset({ seed: 11, anchor: ANCHOR, days: 3, scale: 0.25, busyDayRuns: 100 });
     // Three full extracts in one hour: more than one token's 5,000 requests.
     simulator = await startSimulator({ dataset, rateLimit: 50_000, token: GITHUB_TOKEN });
     google = await startGoogleStandIns({ projectId: PROJECT, jobLatencyMs: 40 });
@@ -74,7 +74,6 @@ describe("pipeline --warehouse bigquery against the stand-ins", () => {
 
   afterAll(async () => {
     vi.restoreAllMocks();
-    if (process.env.AW_DEBUG_LOG) (await import("node:fs")).writeFileSync(process.env.AW_DEBUG_LOG, stderr);
     process.env = saved;
     await google?.close();
     await simulator?.close();

@@ -63,6 +63,8 @@ export interface BigQueryStandIn {
   tables: Map<string, StoredTable>;
   datasets: Map<string, Record<string, unknown>>;
   jobs: Map<string, StoredJob>;
+  /** SQL of every query job, in order, with whether it was a dry run. */
+  queries: { sql: string; dryRun: boolean }[];
   /** Load jobs that were inserted (created, not answered with 409). */
   loadJobs(): Record<string, unknown>[];
   rows(dataset: string, table: string): Record<string, unknown>[];
@@ -221,6 +223,34 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
     job.resource.status = errors.length ? { state: "DONE", errors } : { state: "DONE" };
   }
 
+  /**
+   * Query jobs: dry runs are answered as valid (SQL is type-checked offline by `check`, not here) and
+   * recorded; of real queries only the DDL the Dataform CLI issues first (CREATE SCHEMA IF NOT EXISTS) runs.
+   */
+  const queries: { sql: string; dryRun: boolean }[] = [];
+  function queryJob(projectId: string, jobId: string, location: string, body: Record<string, unknown>): Record<string, unknown> {
+    const configuration = body.configuration as { query: { query: string }; dryRun?: boolean };
+    const sql = configuration.query.query;
+    queries.push({ sql, dryRun: configuration.dryRun === true });
+    const schema = /^\s*create schema if not exists `([^`.]+)\.([^`]+)`\s*$/i.exec(sql);
+    if (schema && !configuration.dryRun && !datasets.has(schema[2] ?? "")) {
+      datasets.set(schema[2] ?? "", { kind: "bigquery#dataset", id: `${schema[1]}:${schema[2]}`, datasetReference: { projectId: schema[1], datasetId: schema[2] }, location });
+    } else if (!configuration.dryRun && !schema) {
+      const resource = { kind: "bigquery#job", ...body, jobReference: { projectId, jobId, location }, status: { state: "DONE", errorResult: { reason: "notImplemented", message: "the stand-in executes no SQL except CREATE SCHEMA" } } };
+      return resource;
+    }
+    const now = Date.now();
+    const resource = {
+      kind: "bigquery#job",
+      ...body,
+      jobReference: { projectId, jobId, location },
+      status: { state: "DONE" },
+      statistics: { creationTime: String(now), startTime: String(now), endTime: String(now), totalBytesProcessed: "0", query: { totalBytesProcessed: "0", statementType: schema ? "CREATE_SCHEMA" : "SELECT" } },
+    };
+    jobs.set(jobId, { resource: resource as StoredJob["resource"], doneAt: now, finished: true });
+    return resource;
+  }
+
   /** Semantics the real API enforces beyond the body schema. */
   function loadConfigError(load: Record<string, unknown>): string | undefined {
     const uris = load.sourceUris;
@@ -254,6 +284,19 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
       const resource = { kind: "bigquery#dataset", id: `${m[1]}:${ref.datasetId}`, ...(body as object), datasetReference: { projectId: m[1], datasetId: ref.datasetId } };
       datasets.set(ref.datasetId, resource);
       return json(res, resource);
+    }
+    if ((m = /^\/projects\/([^/]+)\/datasets$/.exec(path)) && method === "GET") {
+      return json(res, { kind: "bigquery#datasetList", datasets: [...datasets.values()].map((d) => ({ kind: "bigquery#dataset", id: d.id, datasetReference: d.datasetReference, location: d.location })) });
+    }
+    if ((m = /^\/projects\/([^/]+)\/datasets\/([^/]+)\/tables$/.exec(path)) && method === "GET") {
+      const prefix = `${m[2]}.`;
+      const listed = [...tables.entries()].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => ({ kind: "bigquery#table", id: `${m?.[1]}:${k}`, tableReference: t.resource.tableReference, type: t.resource.type ?? "TABLE" }));
+      return json(res, { kind: "bigquery#tableList", tables: listed, totalItems: listed.length });
+    }
+    if ((m = /^\/projects\/([^/]+)\/queries\/([^/]+)$/.exec(path)) && method === "GET") {
+      const job = jobs.get(m[2] ?? "");
+      if (!job) return apiError(res, 404, "NOT_FOUND", `Not found: Job ${m[1]}:${m[2]}`, "notFound");
+      return json(res, { kind: "bigquery#getQueryResultsResponse", jobReference: job.resource.jobReference, jobComplete: true, totalRows: "0", rows: [], schema: { fields: [] } });
     }
     if ((m = /^\/projects\/([^/]+)\/datasets\/([^/]+)$/.exec(path)) && method === "GET") {
       const d = datasets.get(m[2] ?? "");
@@ -296,14 +339,24 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
       }
     }
     if ((m = /^\/projects\/([^/]+)\/jobs$/.exec(path)) && method === "POST") {
+      // @google-cloud/bigquery's createQueryJob (used by the Dataform CLI) copies its own options
+      // `maxResults` and `reservation` into configuration.query, where the discovery schema has neither and
+      // BigQuery ignores them. Tolerate exactly those two, there only; every other unknown field fails.
+      const q = (body as { configuration?: { query?: Record<string, unknown> } }).configuration?.query;
+      if (q) {
+        delete q.maxResults;
+        delete q.reservation;
+      }
       const bad = checkBody(res, "IJob", body);
       if (bad) return bad;
       const job = body as { jobReference?: { jobId?: string; location?: string }; configuration?: { load?: Record<string, unknown> } };
       const jobId = job.jobReference?.jobId;
       if (!jobId || !/^[A-Za-z0-9_-]{1,1024}$/.test(jobId)) return apiError(res, 400, "INVALID_ARGUMENT", `Invalid job ID "${jobId ?? ""}": letters, numbers, dashes and underscores only, at most 1,024 characters`, "invalid");
       if (jobs.has(jobId)) return apiError(res, 409, "ALREADY_EXISTS", `Already Exists: Job ${m[1]}:${job.jobReference?.location ?? "US"}.${jobId}`, "duplicate");
+      const query = (job.configuration as { query?: { query?: string }; dryRun?: boolean } | undefined);
+      if (query?.query) return json(res, queryJob(m[1] ?? "", jobId, job.jobReference?.location ?? "US", body as Record<string, unknown>));
       const load = job.configuration?.load;
-      if (!load) return apiError(res, 501, "UNIMPLEMENTED", "the stand-in runs load jobs only", "notImplemented");
+      if (!load) return apiError(res, 501, "UNIMPLEMENTED", "the stand-in runs load and query jobs only", "notImplemented");
       const problem = loadConfigError(load);
       if (problem) return apiError(res, 400, "INVALID_ARGUMENT", problem, "invalid");
       const now = Date.now();
@@ -380,6 +433,7 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
     tables,
     datasets,
     jobs,
+    queries,
     loadJobs: () => [...jobs.values()].map((j) => j.resource).filter((r) => (r.configuration as { load?: unknown } | undefined)?.load),
     rows: (dataset, table) => tables.get(`${dataset}.${table}`)?.rows ?? [],
     setFault: (next) => {
