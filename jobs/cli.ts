@@ -156,6 +156,7 @@ export function buildProgram(log: Logger): Command {
     .option("--no-transform", "stop after loading (matrix shards; one transform job runs the models once)")
     .action(async (flags: ScopeFlags & BigQueryFlags & { duckdbPath: string; warehouse: string; transform: boolean; tags: string[]; fullRefresh?: boolean; var: Record<string, string> }) => {
       if (flags.warehouse === "bigquery") return bigQueryPipelineCommand(extractInput(flags), flags, log);
+      if (!flags.transform) throw new ConfigError([{ field: "--no-transform", message: "only with --warehouse bigquery (matrix shards); on DuckDB run extract and load instead" }]);
       const result = await runPipeline({
         extract: extractInput(flags),
         duckdbPath: flags.duckdbPath,
