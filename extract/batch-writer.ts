@@ -54,6 +54,9 @@ class NdjsonGzipFile {
 
   /** What a crash leaves: the `.partial` file stays, never renamed, never listed in a manifest. */
   abandon(): void {
+    // Late writes and flushes after the destroy must not surface as unhandled stream errors.
+    this.gzip.on("error", () => {});
+    this.out.on("error", () => {});
     this.gzip.unpipe(this.out);
     this.gzip.destroy();
     this.out.destroy();

@@ -80,7 +80,7 @@ async function completeExtract(connection: DuckDBConnection, stagingDir: string,
       await connection.run(
         `INSERT OR REPLACE INTO ${httpCacheTable}
          SELECT url, etag, next_url, total_count, keys, $1, $2::TIMESTAMPTZ
-         FROM read_json(${sqlString(cachePath)}, format = 'newline_delimited', compression = 'gzip',
+         FROM read_json(${sqlString(cachePath)}, format = 'newline_delimited', compression = 'gzip', hive_partitioning = false,
            columns = {'url': 'VARCHAR', 'etag': 'VARCHAR', 'next_url': 'VARCHAR', 'total_count': 'BIGINT', 'keys': 'VARCHAR[]'})`,
         [manifest.extract_id, manifest.finished_at],
       );
@@ -171,7 +171,7 @@ async function loadQuarantine(connection: DuckDBConnection, stagingDir: string, 
   try {
     await connection.run(`DELETE FROM ${quarantineTable} WHERE _batch_id = $1`, [batchId]);
     await connection.run(
-      `INSERT INTO ${quarantineTable} SELECT * FROM read_json(${sqlString(path)}, format = 'newline_delimited', compression = 'gzip',
+      `INSERT INTO ${quarantineTable} SELECT * FROM read_json(${sqlString(path)}, format = 'newline_delimited', compression = 'gzip', hive_partitioning = false,
         columns = {'resource': 'VARCHAR', 'source': 'VARCHAR', 'reason': 'VARCHAR', 'record': 'JSON', '_batch_id': 'VARCHAR', '_extracted_at': 'TIMESTAMPTZ'})`,
     );
     await connection.run(`INSERT INTO ${loadsTable} VALUES ($1, '_quarantine', $2, $3, $4, '', now())`, [batchId, manifest.extract_id, manifest.quarantine_path, manifest.quarantined]);
