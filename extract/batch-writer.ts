@@ -13,6 +13,7 @@ import { once } from "node:events";
 import { rawTables, type RawTableName, type QuarantineRow } from "../schemas/raw-tables.js";
 import { stagingLayout, type BatchFile, type HttpCacheEntry, type Manifest } from "../schemas/manifest.js";
 import { unknownFields } from "./known-fields.js";
+import { redact } from "../log/logger.js";
 
 /** Largest record accepted (serialised bytes); bigger ones are quarantined. BigQuery rows may reach 100 MB, run and job objects are a few KB. */
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
@@ -37,7 +38,7 @@ class NdjsonGzipFile {
   }
 
   async write(record: unknown): Promise<void> {
-    await this.writeLine(JSON.stringify(record));
+    await this.writeLine(redact(JSON.stringify(record)));
   }
 
   async writeLine(line: string): Promise<void> {
@@ -118,7 +119,8 @@ export class BatchWriter {
       await this.quarantine({ resource: table, source, reason, record: row.payload ?? row }, String(row._extracted_at ?? ""));
       return false;
     }
-    const line = JSON.stringify(parsed.data);
+    // A registered secret (the token) echoed back inside an API object is masked like in the logs.
+    const line = redact(JSON.stringify(parsed.data));
     const bytes = Buffer.byteLength(line);
     if (bytes > this.maxRecordBytes) {
       const reason = `record is ${bytes} bytes, above the limit of ${this.maxRecordBytes} (--max-record-bytes)`;
