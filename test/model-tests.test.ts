@@ -2,9 +2,12 @@
  * Model tests on the ZetaSQL reference engine: Dataform test blocks (definitions/tests/) and JSON fixtures
  * for incremental models (test/fixtures/model-tests/), plus a wrong expectation that must fail.
  */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runModelTests, type ModelTestReport } from "../check/model-tests.js";
 import { ZetaSql } from "../check/zetasql.js";
+import { projectRoot } from "../transform/compile.js";
 import { copyProject, type ProjectCopy } from "./check-project.js";
 
 let engine: ZetaSql;
@@ -18,8 +21,25 @@ afterAll(() => engine?.stop());
 describe("model tests of the project", () => {
   it("every Dataform test block and incremental fixture passes on ZetaSQL (and the test queries on DuckDB)", () => {
     expect(report.errors).toEqual([]);
-    expect(report.tests.filter((t) => t.kind === "dataform").length).toBeGreaterThanOrEqual(7);
-    expect(report.tests.filter((t) => t.kind === "fixture").map((t) => t.name)).toEqual(["fct_workflow_jobs_full", "fct_workflow_runs_full", "fct_workflow_runs_incremental"]);
+    expect(report.tests.filter((t) => t.kind === "dataform").length).toBeGreaterThanOrEqual(20);
+    expect(report.tests.filter((t) => t.kind === "fixture").map((t) => t.name)).toEqual([
+      "fct_workflow_jobs_full",
+      "fct_workflow_jobs_incremental",
+      "fct_workflow_jobs_rates",
+      "fct_workflow_runs_full",
+      "fct_workflow_runs_incremental",
+    ]);
+  });
+
+  it("every staging, mart and reporting model has at least one passing model test", () => {
+    const models = ["staging", "marts", "reporting"].flatMap((folder) =>
+      readdirSync(join(projectRoot, "definitions", folder))
+        .filter((f) => f.endsWith(".sqlx") && !/type:\s*"assertion"/.test(readFileSync(join(projectRoot, "definitions", folder, f), "utf8")))
+        .map((f) => f.replace(/\.sqlx$/, "")),
+    );
+    expect(models.length).toBeGreaterThanOrEqual(21);
+    const tested = new Set(report.tests.filter((t) => t.ok && t.model).map((t) => (t.model ?? "").split(".").pop()));
+    expect(models.filter((m) => !tested.has(m))).toEqual([]);
   });
 });
 
