@@ -87,9 +87,10 @@ export async function startWorld(seed: string, dir: string, faultRate: number): 
       token: "ghp_resilienceTestToken0123456789",
       stagingDir,
       concurrency: 8,
-      // Five days of lookback still cover the whole dataset (3 days before the anchor, the anchor day and
-      // the next) and keep each tick small; test/incremental.test.ts covers the 30-day default.
-      lookbackDays: 5,
+      // A week of lookback covers the whole dataset (its oldest runs are 5 days before the anchor; "now"
+      // is a day after it) and keeps each tick small; test/incremental.test.ts covers the 30-day default.
+      // Re-runs of runs created before the lookback are, by design, not seen.
+      lookbackDays: 7,
       // A day past the anchor, so runs arriving during the test stay inside the window.
       now: new Date(anchor + 86_400_000),
       requestTimeoutMs: 150,
