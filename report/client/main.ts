@@ -325,7 +325,7 @@ function renderTopology(f: Filter): void {
           links: g.links.map((l) => ({ ...l, lineStyle: { width: l.width } })),
           label: { show: true, position: "right", fontSize: 10 },
           labelLayout: { hideOverlap: true },
-          force: { repulsion: 110, edgeLength: [30, 80], gravity: 0.15 },
+          force: { repulsion: 150, edgeLength: [30, 70], gravity: 0.1 },
           lineStyle: { color: "source", opacity: 0.5, curveness: 0.1 },
           emphasis: { focus: "adjacency" },
         },
