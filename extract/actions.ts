@@ -56,7 +56,8 @@ export async function listRuns(
   cache: HttpCache,
   r: RepoRef,
   windows: Window[],
-  onRun: (run: ApiRun) => void,
+  /** May return a promise: listing waits for it, which is how the caller applies backpressure. */
+  onRun: (run: ApiRun) => void | Promise<void>,
   log: Logger,
 ): Promise<{ runs: number; windows: number; pagesNotModified: number }> {
   const pending: Window[] = [...windows];
@@ -98,7 +99,7 @@ export async function listRuns(
       }
       for (const run of page.items) {
         runs += 1;
-        onRun(run);
+        await onRun(run);
       }
     }
     if (!wasSplit && maxTotal > SEARCH_RESULT_CAP) split(w, maxTotal);

@@ -116,14 +116,25 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
   const cache = new HttpCache(config.refetch ? new Map() : await state.httpCache());
 
   const failures: unknown[] = [];
-  // One queue bounds every concurrent request, so secondary limits (100 concurrent) are never approached.
-  const queue = new PQueue({ concurrency: config.concurrency });
-  const enqueue = (task: () => Promise<void>) => {
+  // Two queues share the concurrency budget, so no more than `concurrency` requests are ever in flight
+  // (GitHub's secondary limit is 100 concurrent): listing gets a quarter, run details the rest. They are
+  // separate so a listing task waiting for the detail backlog to drain (backpressure, below) can never
+  // hold the slots the detail tasks need.
+  const listConcurrency = Math.max(1, Math.floor(config.concurrency / 4));
+  const listQueue = new PQueue({ concurrency: listConcurrency });
+  const detailQueue = new PQueue({ concurrency: Math.max(1, config.concurrency - listConcurrency) });
+  const enqueueOn = (queue: PQueue) => (task: () => Promise<void>) => {
     queue.add(task).catch((error: unknown) => {
       failures.push(error);
-      queue.clear();
+      listQueue.clear();
+      detailQueue.clear();
     });
   };
+  const enqueue = enqueueOn(detailQueue);
+  const enqueueListing = enqueueOn(listQueue);
+  // Listed runs wait in memory only until their details are fetched: listing pauses while this many are
+  // pending, so memory stays flat however many runs the window holds.
+  const maxPendingRuns = Math.max(100, config.concurrency * 8);
   const fail = (error: unknown): never => {
     writer.abandon();
     log.error("extract failed; no manifest written, nothing from this extract will be loaded", { error: error instanceof Error ? error.message : String(error), failures: failures.length });
@@ -169,7 +180,7 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
   });
 
   const seenRuns = new Set<number>();
-  const onRun = (fullName: string, r: ReturnType<typeof repoRef>) => (run: ApiRun) => {
+  const onRun = (fullName: string, r: ReturnType<typeof repoRef>) => async (run: ApiRun): Promise<void> => {
     if (typeof run?.id !== "number") {
       enqueue(() => writer.quarantine({ resource: "workflow_runs", source: `GET /repos/${fullName}/actions/runs`, reason: "id: missing or not a number; the run cannot be fetched", record: run as unknown as Record<string, unknown> }, new Date().toISOString()));
       return;
@@ -182,6 +193,7 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
       stats.runsUnchanged += 1;
       return;
     }
+    if (detailQueue.size >= maxPendingRuns) await detailQueue.onSizeLessThan(maxPendingRuns);
     const listedAt = new Date().toISOString();
     enqueue(async () => {
       const detail = await extractRunDetail(octokit, writer, r, run, listedAt);
@@ -193,12 +205,12 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
 
   for (const fullName of repositories) {
     const r = repoRef(fullName);
-    enqueue(async () => {
+    enqueueListing(async () => {
       await extractWorkflows(octokit, cache, writer, r);
     });
     // One task per day: list requests are latency-bound, and days are independent.
     for (const day of dayWindows(window.from, window.to))
-      enqueue(async () => {
+      enqueueListing(async () => {
         const listed = await listRuns(octokit, cache, r, [day], onRun(fullName, r), log);
         log.debug("runs listed", { repository: fullName, day: isoSecond(day.from).slice(0, 10), runs: listed.runs, windows: listed.windows, pages_not_modified: listed.pagesNotModified });
       });
@@ -218,7 +230,9 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
         });
   }
 
-  await queue.onIdle();
+  // Listing feeds the detail queue, so wait for listing first, then for the details it enqueued.
+  await listQueue.onIdle();
+  await detailQueue.onIdle();
   tick();
   progress.stop(stats);
   if (failures.length > 0) return fail(failures[0]);
