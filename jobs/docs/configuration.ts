@@ -16,7 +16,7 @@ export const ENVIRONMENT: { name: string; default: string; meaning: string }[] =
   { name: "BIGQUERY_LOCATION", default: "`US`", meaning: "BigQuery location of the datasets (same as `--location`)." },
   { name: "GCS_BUCKET", default: "none", meaning: "Cloud Storage bucket for staging with `--warehouse bigquery` (same as `--bucket`)." },
   { name: "GCS_PREFIX", default: "bucket root", meaning: "Folder inside the bucket (same as `--prefix`)." },
-  { name: "GOOGLE_APPLICATION_CREDENTIALS", default: "Application Default Credentials", meaning: "Service-account key or workload-identity configuration file for BigQuery and Cloud Storage, read by the Google client libraries." },
+  { name: "GOOGLE_APPLICATION_CREDENTIALS", default: "Application Default Credentials", meaning: "Credential configuration file read by the Google client libraries for BigQuery and Cloud Storage. In GitHub Actions, google-github-actions/auth writes a Workload Identity Federation file here (no service-account keys); locally, `gcloud auth application-default login` makes it unnecessary." },
   { name: "LOOKER_TEMPLATE_REPORT_ID", default: "none", meaning: "Looker Studio template report that `looker-link` copies (same as `--report-id`)." },
   { name: "GITHUB_STEP_SUMMARY", default: "set by GitHub Actions", meaning: "When present (inside a workflow), the BigQuery pipeline appends its summary table to the job summary." },
 ];
