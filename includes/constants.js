@@ -22,13 +22,6 @@ const NOT_FINISHED_STATUSES = ["queued", "in_progress", "waiting", "requested", 
 /** Package types the packages API knows. */
 const PACKAGE_TYPES = ["npm", "maven", "rubygems", "docker", "nuget", "container"];
 
-/**
- * How far back (hours) an incremental build re-reads staging rows before the newest `_extracted_at`
- * already in the fact table; recomputing a few extra keys is harmless (merge by unique key) and
- * protects against batches that load out of extraction order.
- */
-const INCREMENTAL_LOOKBACK_HOURS = 6;
-
 /** Renders a JS string list as a SQL IN-list of string literals. */
 function sqlList(values) {
   return values.map((v) => `'${String(v).replace(/'/g, "\\'")}'`).join(", ");
@@ -40,6 +33,5 @@ module.exports = {
   FAILURE_CONCLUSIONS,
   NOT_FINISHED_STATUSES,
   PACKAGE_TYPES,
-  INCREMENTAL_LOOKBACK_HOURS,
   sqlList,
 };
