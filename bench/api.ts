@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { allJobsOf, generateDataset, startSimulator, type Dataset } from "../simulator/index.js";
 import { runExtract } from "../extract/run.js";
+import { loadIntoDuckDb } from "../load/duckdb-load.js";
+import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { silentLogger } from "../log/logger.js";
 import { fmt, timed, type Section } from "./measure.js";
 
@@ -33,10 +35,10 @@ export function minimumRequests(ds: Dataset): { total: number; attempts: number 
   return { total, attempts };
 }
 
-async function extractOnce(url: string, ds: Dataset, stagingDir: string, concurrency = 8) {
+async function extractOnce(url: string, ds: Dataset, stagingDir: string, concurrency = 8, duckdbPath?: string) {
   return runExtract(
     { orgs: [ds.org.login], users: [ds.user.login], since: "2026-09-30", until: "2026-10-15", apiUrl: url, stagingDir, concurrency },
-    { log: silentLogger },
+    { log: silentLogger, ...(duckdbPath ? { state: duckDbExtractState(duckdbPath) } : {}) },
   );
 }
 
@@ -46,23 +48,26 @@ export async function apiEfficiency(): Promise<Section> {
   const dir = mkdtempSync(join(tmpdir(), "aw-bench-api-"));
   try {
     const min = minimumRequests(ds);
-    const first = await extractOnce(sim.url, ds, dir);
+    // The re-sync reads the warehouse's state (known runs, ETags of list pages), so load in between.
+    const duckdbPath = join(dir, "warehouse.duckdb");
+    const first = await extractOnce(sim.url, ds, join(dir, "staging"), 8, duckdbPath);
     const firstStats = sim.stats();
+    await loadIntoDuckDb({ duckdbPath, stagingDir: join(dir, "staging"), log: silentLogger });
     sim.resetStats();
-    const second = await extractOnce(sim.url, ds, dir);
+    const second = await extractOnce(sim.url, ds, join(dir, "staging"), 8, duckdbPath);
     const secondStats = sim.stats();
     const ratio = firstStats.costly / min.total;
     return {
       title: "API requests per run attempt",
-      method: `Seeded simulator dataset (seed 42, ${fmt.n(ds.runs.length)} runs, ${fmt.n(min.attempts)} run attempts, busy day > 1,000 runs, a 130-job run), extracted twice over the same window with \`runExtract\` at concurrency 8. The minimum is every list paged at 100 per page (repos, workflows, runs, packages, versions), one request per earlier attempt and one jobs request per 100 jobs of a run (\`filter=all\`). Counts come from the simulator's own request log.`,
+      method: `Seeded simulator dataset (seed 42, ${fmt.n(ds.runs.length)} runs, ${fmt.n(min.attempts)} run attempts, busy day > 1,000 runs, a 130-job run), extracted over a fixed window with \`runExtract\` at concurrency 8, loaded into DuckDB, then extracted again with the warehouse's state (known runs and list-page ETags) and nothing changed on the API side. The minimum is every list paged at 100 per page (repos, workflows, runs, packages, versions), one request per earlier attempt and one jobs request per 100 jobs of a run (\`filter=all\`). Counts come from the simulator's own request log.`,
       figures: [
         { name: "minimum requests (first sync)", value: fmt.n(min.total) },
         { name: "first sync: requests costing rate limit", value: fmt.n(firstStats.costly), note: `${(firstStats.costly / min.attempts).toFixed(3)} per run attempt` },
         { name: "first sync / minimum", value: fmt.ratio(ratio), note: "target ≤ 1.05×" },
         { name: "re-sync of unchanged data: costly requests", value: fmt.n(secondStats.costly), note: `${fmt.n(secondStats.notModified)} answered 304 (free)` },
-        { name: "re-sync: manifest-reported requests", value: fmt.n(second.manifest.api.requests), note: `first sync reported ${fmt.n(first.manifest.api.requests)}` },
+        { name: "re-sync: all requests (discovery)", value: fmt.n(secondStats.requests), note: `first sync sent ${fmt.n(firstStats.requests)}; manifests report ${fmt.n(first.manifest.api.requests)} and ${fmt.n(second.manifest.api.requests)}` },
       ],
-      verdict: `First sync: ${ratio <= 1.05 ? "target met" : "target missed"} (${fmt.ratio(ratio)}). The surplus over the minimum is the window splitting on the busy day: a window whose first page reports more than 1,000 runs is split and that first page is not reused.`,
+      verdict: `First sync: ${ratio <= 1.05 ? "target met" : "target missed"} (${fmt.ratio(ratio)}); re-sync: ${secondStats.costly === 0 ? "target met, no request cost rate limit" : `${fmt.n(secondStats.costly)} requests cost rate limit`}. The first sync's surplus over the minimum comes from listing runs per UTC day (a day's last page is often partly empty, but past days keep stable URLs so their ETags stay valid) and from splitting the busy day: a window whose first page reports more than 1,000 runs is split and that page is not reused.`,
     };
   } finally {
     await sim.close();

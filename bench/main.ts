@@ -2,7 +2,8 @@
  * `npm run bench`: measures what users pay for and writes BENCHMARKS.md. Benchmarks report; they never
  * fail CI. `--only api,load` runs a subset; `--quick` uses small sizes (a smoke run of the harness).
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { apiEfficiency, throughput } from "./api.js";
 import { memory } from "./memory.js";
@@ -26,26 +27,35 @@ const benches: [string, () => Promise<Section>][] = [
   ["analyst", analystLoop],
 ];
 
-const sections: string[] = [];
+// Each section is kept in bench/results/<name>.md with the date and machine it was measured on, so
+// `--only` re-measures some sections and BENCHMARKS.md still shows the latest figure of every one.
+// A --quick smoke run never replaces the recorded figures.
+const resultsDir = quick ? mkdtempSync(join(tmpdir(), "aw-bench-quick-")) : join(import.meta.dirname, "results");
+mkdirSync(resultsDir, { recursive: true });
+const stamp = `_Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}, command \`npm run bench${args.length ? ` -- ${args.join(" ")}` : ""}\`._`;
 for (const [name, run] of benches) {
   if (only && !only.has(name)) continue;
   process.stderr.write(`bench ${name} ...\n`);
   const t = performance.now();
+  let text: string;
   try {
-    const section = await run();
-    sections.push(renderSection(section));
-    process.stderr.write(`${renderSection(section)}\n(${((performance.now() - t) / 1000).toFixed(1)} s)\n`);
+    text = renderSection(await run());
   } catch (error) {
-    sections.push(`## ${name}\n\nFailed: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.stderr.write(`bench ${name} failed: ${String(error)}\n`);
+    text = `## ${name}\n\nFailed: ${error instanceof Error ? error.message : String(error)}\n`;
   }
+  const seconds = ((performance.now() - t) / 1000).toFixed(1);
+  process.stderr.write(`${text}\n(${seconds} s)\n`);
+  const [title, ...body] = text.split("\n");
+  writeFileSync(join(resultsDir, `${name}.md`), `${title}\n\n${stamp} (${seconds} s)\n${body.join("\n")}`);
 }
+const sections = benches
+  .map(([name]) => join(resultsDir, `${name}.md`))
+  .filter((file) => existsSync(file))
+  .map((file) => readFileSync(file, "utf8"));
 
 const doc = `# Benchmarks
 
-Machine: ${machine()}
-Date: ${new Date().toISOString().slice(0, 10)}
-Command: \`npm run bench${args.length ? ` -- ${args.join(" ")}` : ""}\`
+Written by \`npm run bench\` (\`bench/main.ts\`); each section says when, on what machine and with which command it was measured.
 
 Reproduce with \`npm run bench\` (all, several minutes) or \`npm run bench -- --only api,load\`; \`--quick\` runs small sizes.
 Figures are wall-clock on a shared machine: where possible each is given as a ratio to a baseline measured in the same run.

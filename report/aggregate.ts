@@ -262,17 +262,8 @@ export function failuresByBranch(rows: BranchFailureRow[], f: Filter, top = 15):
 
 // ---------------------------------------------------------------- runners
 
-export interface RunnerSummary {
-  labels: string;
-  runner_os: string;
-  self_hosted: boolean;
-  jobs: number;
-  started_jobs: number;
-  avg_queue_seconds: number | null;
-  p95_queue_seconds: number | null;
-  avg_duration_seconds: number | null;
-  p95_duration_seconds: number | null;
-}
+/** A runner label set's figures over the whole date range: a `RunnerRow` without its day. */
+export type RunnerSummary = Omit<RunnerRow, "date">;
 
 /**
  * Per runner label set over the date range (the view has no repository or workflow: it is about
