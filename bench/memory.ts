@@ -37,12 +37,14 @@ const scaleFor = (runs: number) => Math.max(0.05, (runs - 1235) / 2476);
 export async function memory(targets = [10_000, 100_000]): Promise<Section> {
   const figures = [];
   let first = 0;
+  let last = 0;
   for (const target of targets) {
     const sim = await startSimulatorProcess(["--scale", String(scaleFor(target)), "--seed", "42"]);
     const dir = mkdtempSync(join(tmpdir(), "aw-bench-mem-"));
     try {
       const r = await runChild([sim.url, dir, "acme", "octo-dev", "2026-09-30", "2026-10-15"]);
       if (first === 0) first = r.maxRssBytes;
+      last = r.maxRssBytes;
       figures.push({
         name: `${fmt.n(r.counts.workflow_runs ?? 0)} run attempts, ${fmt.n(r.counts.workflow_jobs ?? 0)} jobs, ${fmt.n(r.counts.job_steps ?? 0)} steps`,
         value: `peak RSS ${fmt.mb(r.maxRssBytes)}`,
@@ -57,5 +59,6 @@ export async function memory(targets = [10_000, 100_000]): Promise<Section> {
     title: "Extract memory",
     method: "Each extract runs in its own process (`bench/extract-child.ts`, concurrency 16) against the simulator in another process; peak RSS is the child's `process.resourceUsage().maxRSS`. The simulator's scale option grows the ordinary traffic (about 4 jobs and 28 steps per run).",
     figures,
+    verdict: `Peak RSS grows ${fmt.ratio(last / first)} for ${fmt.ratio(targets[targets.length - 1]! / targets[0]!)} the runs: ${last / first < 1.5 ? "flat (target met)" : "not flat (target missed)"}. Records stream to gzip files; listed runs wait in memory only while the run-detail backlog is below its bound. The seeded simulator averages about 3.3 jobs per run, so 100k runs give about 370k jobs rather than 1M; the 1M-job figures are in the load and transform sections.`,
   };
 }
