@@ -122,9 +122,10 @@ describe("GitHub Actions workflows", () => {
     expect(steps(ci).map((s) => s.run).filter(Boolean)).toEqual(["bash .ci/run"]);
   });
 
-  it("elt.yml: hourly cron, backfill inputs, no overlap, Workload Identity Federation, shards, app token, quarantine artifact", () => {
+  it("elt.yml: hourly and weekly crons, backfill inputs, no overlap, Workload Identity Federation, shards, app token, quarantine artifact", () => {
     const elt = load("elt.yml");
-    expect(elt.on.schedule).toEqual([{ cron: "17 * * * *" }]);
+    // Hourly, plus a weekly run over GitHub's whole 30-day re-run window.
+    expect(elt.on.schedule).toEqual([{ cron: "17 * * * *" }, { cron: "43 3 * * 0" }]);
     const inputs = (elt.on.workflow_dispatch as { inputs: Record<string, unknown> }).inputs;
     expect(Object.keys(inputs).sort()).toEqual(["full_refresh", "since", "until"]);
     expect(elt.concurrency).toEqual({ group: "elt-${{ github.repository }}", "cancel-in-progress": false });
