@@ -1,6 +1,6 @@
 /**
- * `bootstrap`: creates the BigQuery datasets (raw, staging, models, assertions) and the raw tables,
- * idempotently. Running it again creates nothing and changes nothing, except adding columns that were
+ * `bootstrap`: creates the BigQuery datasets (raw, staging, models, assertions), the raw tables and the
+ * extractor's state tables (`_extracts`, `_http_cache`), idempotently. Running it again creates nothing and changes nothing, except adding columns that were
  * added to the zod schemas since (BigQuery allows adding NULLABLE columns in place); a column whose type
  * changed, or a table whose partitioning or clustering differs, stops with an error naming it, because
  * fixing that means a migration someone should decide on.
@@ -9,6 +9,7 @@ import { BigQuery } from "@google-cloud/bigquery";
 import type { Logger } from "../log/logger.js";
 import { datasets } from "./datasets.js";
 import { rawTableSpecs, type RawTableSpec } from "./bigquery-tables.js";
+import { stateTableSpecs } from "./state-tables.js";
 
 export class BootstrapError extends Error {
   override readonly name = "BootstrapError";
@@ -115,7 +116,8 @@ export async function bootstrapBigQuery(options: BootstrapOptions): Promise<Boot
       if (!isCode(error, 409)) throw error;
     }
   }
-  for (const spec of rawTableSpecs()) await ensureTable(bigquery, spec, result, log);
+  // Raw tables, then the extractor's state (`_extracts`, `_http_cache`: load/state-tables.ts).
+  for (const spec of [...rawTableSpecs(), ...stateTableSpecs()]) await ensureTable(bigquery, spec, result, log);
   log.info("bootstrap finished", { datasets_created: result.datasetsCreated.length, tables_created: result.tablesCreated.length, columns_added: result.columnsAdded.length });
   return result;
 }

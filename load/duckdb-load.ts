@@ -20,6 +20,7 @@ import { manifestSchema, stagingLayout, type BatchFile, type Manifest } from "..
 import type { Logger } from "../log/logger.js";
 import { createRawTables, openDuckDb, quoteIdent, rawTableRef } from "./duckdb-connection.js";
 import { datasets } from "./datasets.js";
+import { stateTableDdl } from "./state-tables.js";
 
 export interface LoadResult {
   loaded: { batch_id: string; table: string; records: number }[];
@@ -49,14 +50,9 @@ export async function ensureBookkeeping(connection: DuckDBConnection): Promise<v
   await connection.run(`CREATE TABLE IF NOT EXISTS ${quarantineTable} (
     resource VARCHAR NOT NULL, source VARCHAR NOT NULL, reason VARCHAR NOT NULL, record JSON,
     _batch_id VARCHAR NOT NULL, _extracted_at TIMESTAMPTZ)`);
-  await connection.run(`CREATE TABLE IF NOT EXISTS ${extractsTable} (
-    extract_id VARCHAR PRIMARY KEY, started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ NOT NULL,
-    window_since TIMESTAMPTZ NOT NULL, window_until TIMESTAMPTZ NOT NULL, repositories VARCHAR[] NOT NULL,
-    organizations VARCHAR[] NOT NULL, users VARCHAR[] NOT NULL, records BIGINT NOT NULL, quarantined BIGINT NOT NULL,
-    api_requests BIGINT NOT NULL, loaded_at TIMESTAMPTZ NOT NULL)`);
-  await connection.run(`CREATE TABLE IF NOT EXISTS ${httpCacheTable} (
-    url VARCHAR PRIMARY KEY, etag VARCHAR NOT NULL, next_url VARCHAR, total_count BIGINT, keys VARCHAR[],
-    extract_id VARCHAR NOT NULL, recorded_at TIMESTAMPTZ NOT NULL)`);
+  // Declared once for DuckDB and BigQuery (load/state-tables.ts).
+  await connection.run(stateTableDdl("_extracts"));
+  await connection.run(stateTableDdl("_http_cache"));
 }
 
 async function completedExtractIds(connection: DuckDBConnection): Promise<Set<string>> {

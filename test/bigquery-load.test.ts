@@ -115,7 +115,7 @@ describe("bootstrap", () => {
   it("creates the datasets and raw tables from the generated schemas, partitioned and clustered", async () => {
     const result = await bootstrapBigQuery({ bigquery: bigquery(), location: "US", log: silentLogger });
     expect(result.datasetsCreated.sort()).toEqual([datasets.raw, datasets.staging, datasets.models, datasets.assertions].sort());
-    expect(result.tablesCreated.sort()).toEqual([...rawTableNames, "_quarantine"].map((t) => `${datasets.raw}.${t}`).sort());
+    expect(result.tablesCreated.sort()).toEqual([...rawTableNames, "_quarantine", "_extracts", "_http_cache"].map((t) => `${datasets.raw}.${t}`).sort());
     for (const table of rawTableNames) {
       const stored = standIns.bigquery.tables.get(`${datasets.raw}.${table}`);
       const generated = JSON.parse(readFileSync(join(bigQuerySchemaDir, `${table}.json`), "utf8")) as unknown;
