@@ -15,7 +15,8 @@
 import { randomBytes } from "node:crypto";
 import PQueue from "p-queue";
 import { BatchWriter, removeOrphans } from "./batch-writer.js";
-import { createGitHubClient } from "./client.js";
+import { createGitHubClient, PACKAGES_WITH_APP_WARNING } from "./client.js";
+import type { AuthUsage } from "./app-auth.js";
 import { ConfigError, extractWindow, parseExtractConfig, type ExtractConfig, type ExtractConfigInput } from "./config.js";
 import { extractRunDetail, extractWorkflows, listRepositories, listRuns, repoRef } from "./actions.js";
 import { extractPackages, type PackageOwner } from "./packages.js";
@@ -32,6 +33,10 @@ export interface ExtractResult {
   manifestPath: string;
   stats: ExtractStats;
   durationMs: number;
+  /** GitHub App runs: installation lookups and token minting (not in `manifest.api`, which counts data requests). */
+  auth: AuthUsage | null;
+  /** Owners whose packages were not extracted: a GitHub App without GITHUB_PACKAGES_TOKEN cannot read them. */
+  packagesSkipped: string[];
 }
 
 export interface ExtractDeps {
@@ -54,7 +59,10 @@ export class QuarantineThresholdError extends Error {
   }
 }
 
-function newExtractId(at: Date): string {
+/** Extract ids are `YYYYMMDDTHHMMSSZ-` and 8 hex digits; batch ids start with them (`<extract id>-<table>`). */
+export const EXTRACT_ID_LENGTH = 25;
+
+export function newExtractId(at: Date): string {
   return `${at.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z")}-${randomBytes(4).toString("hex")}`;
 }
 
@@ -98,6 +106,8 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
   const { octokit, usage } = createGitHubClient({
     apiUrl: config.apiUrl,
     token: config.token,
+    ...(config.app ? { app: { ...config.app, scope: { repos: config.repos, orgs: config.orgs, users: config.users } } } : {}),
+    packagesToken: config.packagesToken,
     log,
     requestTimeoutMs: config.requestTimeoutMs,
     maxRetries: config.maxRetries,
@@ -216,12 +226,18 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
       });
   }
 
+  const packagesSkipped: string[] = [];
   if (config.packages) {
     const owners: PackageOwner[] = [
       ...config.orgs.map((login) => ({ login, kind: "Organization" as const })),
       ...config.users.map((login) => ({ login, kind: "User" as const })),
     ];
-    for (const owner of owners)
+    // GitHub Apps cannot call the packages endpoints: say so once and skip them, unless a token that can is given.
+    if (config.app && !config.packagesToken && owners.length > 0) {
+      packagesSkipped.push(...owners.map((o) => o.login));
+      log.warn(PACKAGES_WITH_APP_WARNING, { packages_skipped: packagesSkipped });
+    }
+    for (const owner of packagesSkipped.length ? [] : owners)
       for (const type of config.packageTypes)
         enqueue(async () => {
           const result = await extractPackages(octokit, cache, writer, owner, type, log);
@@ -280,9 +296,11 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     api_not_modified: usage.notModified,
     api_retries: usage.retries,
     faults: usage.faults,
+    ...(usage.auth ? { auth_requests: usage.auth.requests, tokens_minted: usage.auth.tokensMinted, installations: usage.auth.installations } : {}),
+    ...(packagesSkipped.length ? { packages_skipped: packagesSkipped } : {}),
     duration_ms: durationMs,
   });
-  const result = { manifest, manifestPath: path, stats, durationMs };
+  const result = { manifest, manifestPath: path, stats, durationMs, auth: usage.auth, packagesSkipped };
   if (overLimit(config, manifest.quarantined, writer.seen)) {
     const limit = config.maxQuarantined.kind === "count" ? String(config.maxQuarantined.value) : `${config.maxQuarantined.value * 100}%`;
     throw new QuarantineThresholdError(result, limit);

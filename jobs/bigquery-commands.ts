@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import type { Logger } from "../log/logger.js";
 import type { ExtractConfigInput } from "../extract/config.js";
-import { bigQuerySettings, createBigQuery, createGcsStaging, type BigQuerySettingsInput } from "../load/bigquery-client.js";
+import { bigQuerySettings, checkStaging, createBigQuery, createGcsStaging, type BigQuerySettingsInput } from "../load/bigquery-client.js";
 import { bootstrapBigQuery } from "../load/bigquery-bootstrap.js";
 import { loadIntoBigQuery } from "../load/bigquery-load.js";
 import { runDataformOnBigQuery } from "../transform/dataform-bigquery.js";
@@ -51,10 +51,12 @@ export function bigQueryOptions(cmd: Command, with_: { bucket: boolean } = { buc
 export async function bigQueryLoadCommand(flags: BigQueryFlags & { stagingDir: string }, log: Logger): Promise<void> {
   const settings = bigQuerySettings(settingsInput(flags));
   const staging = createGcsStaging(settings);
+  const bigquery = createBigQuery(settings);
+  await checkStaging(settings, bigquery);
   const published = await staging.publish(flags.stagingDir, log);
-  const result = await loadIntoBigQuery({ bigquery: createBigQuery(settings), staging, location: settings.location, log });
+  const result = await loadIntoBigQuery({ bigquery, staging, location: settings.location, log });
   console.log(formatTable(["raw table", "rows loaded"], Object.entries(result.rows).sort()));
-  console.log(`\n${published.uploaded} objects staged, ${result.jobs.length} load jobs, ${result.skipped} batches already loaded, ${result.quarantined} quarantined records`);
+  console.log(`\n${published.uploaded} objects staged, ${result.manifests.length} extracts loaded with ${result.jobs.length} load jobs (${result.reused} already submitted), ${result.quarantined} quarantined records`);
 }
 
 export async function bigQueryTransformCommand(flags: BigQueryFlags & TransformFlags, log: Logger): Promise<void> {

@@ -6,7 +6,8 @@
 import { appendFileSync } from "node:fs";
 import { runExtract, type ExtractResult } from "../extract/run.js";
 import type { ExtractConfigInput } from "../extract/config.js";
-import { createBigQuery, createGcsStaging, type BigQuerySettings } from "../load/bigquery-client.js";
+import { checkStaging, createBigQuery, createGcsStaging, type BigQuerySettings } from "../load/bigquery-client.js";
+import { bigQueryExtractState, type StateQueryStats } from "../load/watermark-bigquery.js";
 import { loadIntoBigQuery, type BigQueryLoadResult } from "../load/bigquery-load.js";
 import type { PublishResult } from "../load/gcs-staging.js";
 import { runDataformOnBigQuery, type DataformBigQueryOptions } from "../transform/dataform-bigquery.js";
@@ -26,6 +27,8 @@ export interface BigQueryPipelineResult {
   extract: ExtractResult;
   publish: PublishResult;
   load: BigQueryLoadResult;
+  /** The incremental state queries and the bytes each scanned (dry run). */
+  stateQueries: StateQueryStats[];
   transformed: boolean;
   durationMs: number;
 }
@@ -34,12 +37,20 @@ export async function runBigQueryPipeline(options: BigQueryPipelineOptions): Pro
   const started = Date.now();
   const { log, settings } = options;
   const staging = createGcsStaging(settings);
-  const extract = await runExtract(options.extract, { log });
+  const bigquery = createBigQuery(settings);
+  // Before spending any API budget: a bucket BigQuery cannot load from fails every load job.
+  await checkStaging(settings, bigquery);
+  // Incremental: watermark, known runs and ETags from the warehouse's fully loaded extracts.
+  const stateQueries: StateQueryStats[] = [];
+  const state = bigQueryExtractState({ bigquery, location: settings.location, log, stats: stateQueries });
+  const extract = await runExtract(options.extract, { log, state });
   const publish = await staging.publish(options.extract.stagingDir, log);
-  const load = await loadIntoBigQuery({ bigquery: createBigQuery(settings), staging, location: settings.location, log, ...(options.pollMs ? { pollMs: options.pollMs } : {}) });
+  const load = await loadIntoBigQuery({ bigquery, staging, location: settings.location, log, ...(options.pollMs ? { pollMs: options.pollMs } : {}) });
   if (options.transform) await runDataformOnBigQuery({ ...options.transform, projectId: settings.projectId, location: settings.location }, log);
-  return { extract, publish, load, transformed: options.transform !== false, durationMs: Date.now() - started };
+  return { extract, publish, load, stateQueries, transformed: options.transform !== false, durationMs: Date.now() - started };
 }
+
+const stateBytes = (result: BigQueryPipelineResult) => result.stateQueries.reduce((n, q) => n + q.bytesProcessed, 0);
 
 function tableRows(result: BigQueryPipelineResult): (string | number)[][] {
   const tables = [...new Set([...Object.keys(result.extract.manifest.counts), ...Object.keys(result.load.rows)])].sort();
@@ -54,7 +65,8 @@ export function bigQueryPipelineSummary(result: BigQueryPipelineResult): string 
     `quarantined records  ${result.extract.manifest.quarantined}`,
     `API requests         ${api.requests} (${api.not_modified} not modified, ${api.retries} retried), ${api.rate_limit_remaining ?? "unknown"} left this hour`,
     `staged               ${result.publish.uploaded} objects uploaded (${result.publish.bytes} bytes), ${result.publish.alreadyStaged} already there`,
-    `load jobs            ${result.load.jobs.length} (${result.load.jobs.filter((j) => j.reused).length} found already submitted), ${result.load.skipped} batches already loaded`,
+    `load jobs            ${result.load.jobs.length} for ${result.load.manifests.length} extracts (${result.load.reused} already submitted by another loader or an earlier run)`,
+    `state queries        ${result.stateQueries.length} scanning ${stateBytes(result)} bytes`,
     `models               ${result.transformed ? "dataform run finished" : "not run (--no-transform)"}`,
     `time                 extract ${seconds(result.extract.durationMs)}, load ${seconds(result.load.durationMs)}, total ${seconds(result.durationMs)}`,
   ].join("\n");
@@ -73,7 +85,7 @@ export function bigQueryPipelineMarkdown(result: BigQueryPipelineResult): string
     "",
     `- **Quarantined records:** ${result.extract.manifest.quarantined}${result.extract.manifest.quarantined ? " (uploaded as the `quarantine` artifact)" : ""}`,
     `- **GitHub API budget:** ${api.requests} requests used (${api.not_modified} answered 304, ${api.retries} retried); ${api.rate_limit_remaining ?? "unknown"} left in this hour's window`,
-    `- **BigQuery load jobs:** ${result.load.jobs.length} (${result.load.skipped} batches already loaded)`,
+    `- **BigQuery load jobs:** ${result.load.jobs.length} for ${result.load.manifests.length} extracts (${result.load.reused} already submitted by another loader); state queries scanned ${stateBytes(result)} bytes`,
     `- **Models:** ${result.transformed ? "built by dataform run" : "left to the transform job"}`,
     `- **Time:** ${seconds(result.durationMs)}`,
     "",

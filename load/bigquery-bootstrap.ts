@@ -29,6 +29,15 @@ export interface BootstrapResult {
 
 const isCode = (error: unknown, code: number) => (error as { code?: number }).code === code;
 
+/**
+ * `tables.get` answers with the legacy type names whatever the table was created with (INT64 comes back
+ * as INTEGER, FLOAT64 as FLOAT, BOOL as BOOLEAN, STRUCT as RECORD): see
+ * https://cloud.google.com/bigquery/docs/reference/rest/v2/tables#TableFieldSchema ("type": "INTEGER
+ * (or INT64)", ...). Compare types by their canonical standard-SQL name.
+ */
+const LEGACY_TYPES: Record<string, string> = { INTEGER: "INT64", FLOAT: "FLOAT64", BOOLEAN: "BOOL", RECORD: "STRUCT" };
+export const canonicalType = (type: string): string => LEGACY_TYPES[type.toUpperCase()] ?? type.toUpperCase();
+
 interface TableMetadata {
   schema?: { fields?: { name: string; type: string; mode?: string; description?: string }[] };
   timePartitioning?: { type?: string; field?: string };
@@ -76,7 +85,7 @@ async function ensureTable(bigquery: BigQuery, spec: RawTableSpec, result: Boots
   for (const field of existing) {
     const wanted = spec.fields.find((f) => f.name === field.name);
     if (!wanted) throw new BootstrapError(`${name}.${field.name} exists in BigQuery but not in the raw schema; columns are never removed`);
-    if (wanted.type !== field.type || (wanted.mode === "REPEATED") !== (field.mode === "REPEATED")) {
+    if (canonicalType(wanted.type) !== canonicalType(field.type) || (wanted.mode === "REPEATED") !== (field.mode === "REPEATED")) {
       throw new BootstrapError(`${name}.${field.name} is ${field.mode ?? "NULLABLE"} ${field.type} in BigQuery but ${wanted.mode} ${wanted.type} in the raw schema`);
     }
   }

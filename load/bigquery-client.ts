@@ -8,7 +8,8 @@
 import { BigQuery } from "@google-cloud/bigquery";
 import { Storage } from "@google-cloud/storage";
 import { ConfigError } from "../extract/config.js";
-import { defaultProject } from "./datasets.js";
+import { datasets, defaultProject } from "./datasets.js";
+import { checkStagingLocation } from "./locations.js";
 import { gcsLocation, GcsStaging, type GcsLocation } from "./gcs-staging.js";
 
 export interface BigQuerySettings {
@@ -50,7 +51,16 @@ export function createBigQuery(settings: BigQuerySettings): BigQuery {
   return new BigQuery({ projectId: settings.projectId, location: settings.location });
 }
 
-export function createGcsStaging(settings: BigQuerySettings): GcsStaging {
+function stagingOf(settings: BigQuerySettings): GcsLocation {
   if (!settings.staging) throw new ConfigError([{ field: "--bucket (GCS_BUCKET)", message: "a Cloud Storage bucket is required to stage batches for BigQuery" }]);
-  return new GcsStaging(settings.staging, new Storage({ projectId: settings.projectId }));
+  return settings.staging;
+}
+
+export function createGcsStaging(settings: BigQuerySettings): GcsStaging {
+  return new GcsStaging(stagingOf(settings), new Storage({ projectId: settings.projectId }));
+}
+
+/** The staging bucket can feed the raw dataset (load/locations.ts); stops naming both locations if not. */
+export async function checkStaging(settings: BigQuerySettings, bigquery: BigQuery): Promise<{ bucketLocation: string; datasetLocation: string }> {
+  return checkStagingLocation(new Storage({ projectId: settings.projectId }), stagingOf(settings).bucket, bigquery, datasets.raw, settings.location);
 }

@@ -17,7 +17,8 @@ import { join } from "node:path";
 import { Storage, type Bucket } from "@google-cloud/storage";
 import { stagingLayout } from "../schemas/manifest.js";
 import type { Logger } from "../log/logger.js";
-import { LocalStaging, parseManifest, StagingError, type StagedManifest, type Staging } from "./staging.js";
+import { archivedManifestPath, LocalStaging, parseManifest, StagingError, type StagedManifest, type Staging } from "./staging.js";
+import { writeStateObjects } from "./state-objects.js";
 
 export interface GcsLocation {
   bucket: string;
@@ -78,39 +79,50 @@ export class GcsStaging implements Staging {
     return `gs://${this.location.bucket}/${this.objectName(path)}`;
   }
 
-  async listJson(folder: string): Promise<string[]> {
-    const start = this.objectName(`${folder}/`);
-    const [files] = await this.bucket.getFiles({ prefix: start, autoPaginate: true });
-    return files
-      .map((f) => f.name)
-      .filter((n) => n.endsWith(".json") && !n.slice(start.length).includes("/"))
-      .map((n) => n.slice(this.location.prefix ? this.location.prefix.length + 1 : 0))
-      .sort();
-  }
-
+  /**
+   * Pending manifests only: one list call with a delimiter (objects directly under `manifests/`, not
+   * the archive), then one download per pending manifest.
+   */
   async listManifests(): Promise<StagedManifest[]> {
-    const paths = await this.listJson(stagingLayout.manifestsDir);
+    const start = this.objectName(`${stagingLayout.manifestsDir}/`);
+    const [files] = await this.bucket.getFiles({ prefix: start, delimiter: "/", autoPaginate: true });
+    const listed = files
+      .filter((f) => f.name.endsWith(".json") && !f.name.slice(start.length).includes("/"))
+      .map((f) => ({ path: f.name.slice(this.location.prefix ? this.location.prefix.length + 1 : 0), generation: String(f.metadata.generation ?? "") }))
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const out: StagedManifest[] = [];
-    for (const path of paths) {
+    for (const { path, generation } of listed) {
       const [content] = await this.bucket.file(this.objectName(path)).download();
-      out.push({ path, manifest: parseManifest(content.toString("utf8"), this.uri(path)) });
+      out.push({ path, generation, manifest: parseManifest(content.toString("utf8"), this.uri(path)) });
     }
     return out;
   }
 
-  async readJson(path: string): Promise<unknown> {
-    const [content] = await this.bucket.file(this.objectName(path)).download();
-    return JSON.parse(content.toString("utf8"));
-  }
-
-  async writeJson(path: string, value: unknown): Promise<void> {
-    const body = Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
-    await this.bucket.file(this.objectName(path)).save(body, {
-      resumable: false,
-      validation: "md5",
-      contentType: "application/json",
-      metadata: { md5Hash: createHash("md5").update(body).digest("base64") },
-    });
+  /**
+   * Copies the manifest to `archive/manifests/` only if no object is there yet (`ifGenerationMatch: 0`,
+   * https://cloud.google.com/storage/docs/request-preconditions#special-case), then deletes the original.
+   * Two loaders finishing the same extract: one copy wins, the other gets 412 and only deletes; a delete
+   * that finds nothing (404) means the other loader got there first. Either way the manifest ends up
+   * archived exactly once, and a write to one object name happens once, not once per loader.
+   * The delete names the generation that was listed: with that precondition the client retries it on
+   * 429/5xx (its default retries only conditionally idempotent calls:
+   * https://cloud.google.com/storage/docs/retry-strategy#node.js), and a manifest written less than a
+   * second earlier meets the one-mutation-per-second-per-object limit.
+   */
+  async archiveManifest({ path, generation }: StagedManifest): Promise<void> {
+    const source = this.bucket.file(this.objectName(path));
+    const target = this.bucket.file(this.objectName(archivedManifestPath(path)));
+    try {
+      await source.copy(target, { preconditionOpts: { ifGenerationMatch: 0 } });
+    } catch (error) {
+      const code = (error as { code?: number }).code;
+      if (code !== 412 && code !== 404) throw error;
+    }
+    try {
+      await source.delete(generation ? { ifGenerationMatch: generation } : {});
+    } catch (error) {
+      if ((error as { code?: number }).code !== 404) throw error;
+    }
   }
 
   /** Uploads one local file unless an identical object is already there; returns the bytes sent, or null. */
@@ -127,13 +139,26 @@ export class GcsStaging implements Staging {
       if (current.md5Hash === sums.md5) return null;
       throw new StagingError(`a different object already exists at this path (md5 ${String(current.md5Hash)}, local ${sums.md5})`, this.uri(path));
     }
-    await this.bucket.upload(localPath, {
-      destination: file,
-      resumable: sums.bytes >= RESUMABLE_FROM_BYTES,
-      validation: "md5",
-      contentType: path.endsWith(".json") ? "application/json" : "application/gzip",
-      metadata: { md5Hash: sums.md5, metadata: { sha256: sums.sha256, ...metadata } },
-    });
+    try {
+      await this.bucket.upload(localPath, {
+        destination: file,
+        resumable: sums.bytes >= RESUMABLE_FROM_BYTES,
+        validation: "md5",
+        contentType: path.endsWith(".json") ? "application/json" : "application/gzip",
+        metadata: { md5Hash: sums.md5, metadata: { sha256: sums.sha256, ...metadata } },
+        // Create only: staged objects are never overwritten. The precondition also makes the upload
+        // retryable by the client (it retries only conditionally idempotent writes, and an upload without
+        // one turns retries off for the whole Storage instance in @google-cloud/storage 7:
+        // https://cloud.google.com/storage/docs/retry-strategy#node.js).
+        preconditionOpts: { ifGenerationMatch: 0 },
+      });
+    } catch (error) {
+      if ((error as { code?: number }).code !== 412) throw error;
+      // Another publisher (or our own lost response) created it meanwhile: fine if the bytes are ours.
+      const [current] = await file.getMetadata();
+      if (current.md5Hash === sums.md5) return null;
+      throw new StagingError(`a different object was written at this path meanwhile (md5 ${String(current.md5Hash)}, local ${sums.md5})`, this.uri(path));
+    }
     return sums.bytes;
   }
 
@@ -154,7 +179,13 @@ export class GcsStaging implements Staging {
       if (manifest.quarantine_path) {
         count(await this.upload(join(local.root, manifest.quarantine_path), manifest.quarantine_path, undefined, { extract_id: manifest.extract_id, records: String(manifest.quarantined) }));
       }
+      // The extractor's state for BigQuery (`_extracts`, `_http_cache`), loaded after the extract's rows.
+      for (const statePath of writeStateObjects(local.root, manifest)) {
+        count(await this.upload(join(local.root, statePath), statePath, undefined, { extract_id: manifest.extract_id }));
+      }
       count(await this.upload(join(local.root, path), path, undefined, { extract_id: manifest.extract_id }));
+      // Published: out of the local queue, so the next publish reads only what is new.
+      await local.archiveManifest({ path, manifest });
       result.manifests += 1;
     }
     log.info("staged to Cloud Storage", { bucket: this.location.bucket, prefix: this.location.prefix, ...result });

@@ -3,28 +3,28 @@
  * (`schemas/manifest.ts` `stagingLayout`): a local folder (the embedded default, and where every extract
  * writes first) and Cloud Storage (`gs://BUCKET/PREFIX/...`, what BigQuery load jobs read).
  *
- * Besides extract manifests, staging keeps the BigQuery loader's own records (`loads/<job_id>.json`), so
- * the record of what was loaded lives beside the data it describes and survives ephemeral CI runners.
+ * `manifests/` holds only what is pending: once an extract is fully loaded its manifest moves to
+ * `archive/manifests/`, so listing what to load reads in proportion to the backlog, not to history.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { manifestSchema, stagingLayout, type Manifest } from "../schemas/manifest.js";
 
 export interface StagedManifest {
   path: string;
   manifest: Manifest;
+  /** Cloud Storage generation of the manifest object as listed (preconditions on its archive). */
+  generation?: string;
 }
 
 export interface Staging {
   readonly kind: "local" | "gcs";
   /** Where an object lives: `gs://bucket/prefix/raw/...` or an absolute file path. */
   uri(path: string): string;
-  /** Manifests in extract order (their names start with the extract's UTC start time). */
+  /** Pending manifests in extract order (their names start with the extract's UTC start time). */
   listManifests(): Promise<StagedManifest[]>;
-  /** Paths (relative to the staging root) of the JSON objects under a folder, sorted. */
-  listJson(folder: string): Promise<string[]>;
-  readJson(path: string): Promise<unknown>;
-  writeJson(path: string, value: unknown): Promise<void>;
+  /** Moves a fully loaded manifest to `archive/manifests/`; safe to repeat and to race. */
+  archiveManifest(staged: StagedManifest): Promise<void>;
 }
 
 export class StagingError extends Error {
@@ -47,8 +47,9 @@ export function parseManifest(text: string, where: string): Manifest {
   return parsed.data;
 }
 
-export const loadsFolder = "loads";
-export const loadRecordPath = (jobId: string) => `${loadsFolder}/${jobId}.json`;
+export const archiveFolder = "archive";
+/** Where a manifest goes once its extract is fully loaded: `archive/manifests/<extract id>.json`. */
+export const archivedManifestPath = (manifestPath: string) => `${archiveFolder}/${manifestPath}`;
 
 export class LocalStaging implements Staging {
   readonly kind = "local" as const;
@@ -62,29 +63,19 @@ export class LocalStaging implements Staging {
     return join(this.root, path);
   }
 
-  async listJson(folder: string): Promise<string[]> {
-    const dir = join(this.root, folder);
+  async listManifests(): Promise<StagedManifest[]> {
+    const dir = join(this.root, stagingLayout.manifestsDir);
     if (!existsSync(dir)) return [];
-    return readdirSync(dir)
+    const paths = readdirSync(dir)
       .filter((f) => f.endsWith(".json"))
       .sort()
-      .map((f) => `${folder}/${f}`);
-  }
-
-  async listManifests(): Promise<StagedManifest[]> {
-    const paths = await this.listJson(stagingLayout.manifestsDir);
+      .map((f) => `${stagingLayout.manifestsDir}/${f}`);
     return paths.map((path) => ({ path, manifest: parseManifest(readFileSync(this.uri(path), "utf8"), this.uri(path)) }));
   }
 
-  async readJson(path: string): Promise<unknown> {
-    return JSON.parse(readFileSync(this.uri(path), "utf8"));
-  }
-
-  async writeJson(path: string, value: unknown): Promise<void> {
-    const file = this.uri(path);
-    mkdirSync(dirname(file), { recursive: true });
-    // Write then rename, so a reader never sees half a record.
-    writeFileSync(`${file}.partial`, `${JSON.stringify(value, null, 2)}\n`);
-    renameSync(`${file}.partial`, file);
+  async archiveManifest({ path }: StagedManifest): Promise<void> {
+    const target = this.uri(archivedManifestPath(path));
+    mkdirSync(dirname(target), { recursive: true });
+    if (existsSync(this.uri(path))) renameSync(this.uri(path), target);
   }
 }

@@ -4,17 +4,18 @@
  * Staging folders are made by hand here, independent of the extractor, so each case controls its bytes.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { BigQuery } from "@google-cloud/bigquery";
 import { Storage } from "@google-cloud/storage";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { bootstrapBigQuery, BootstrapError } from "../load/bigquery-bootstrap.js";
 import { BigQueryLoadError, loadIntoBigQuery, loadJobId } from "../load/bigquery-load.js";
 import { GcsStaging } from "../load/gcs-staging.js";
-import { loadRecordPath } from "../load/staging.js";
+import { stateObjectPath } from "../load/state-objects.js";
+import { rawTableSpec } from "../load/bigquery-tables.js";
 import { StagingError } from "../load/staging.js";
 import { datasets } from "../load/datasets.js";
 import { bigQuerySchemaDir } from "../schemas/bigquery-schema.js";
@@ -22,6 +23,7 @@ import { rawTableNames, rawTables } from "../schemas/raw-tables.js";
 import { stagingLayout, type Manifest } from "../schemas/manifest.js";
 import { silentLogger } from "../log/logger.js";
 import { startGoogleStandIns, type GoogleStandIns } from "./stand-ins/google-env.js";
+import { startBigQueryStandIn } from "./stand-ins/bigquery.js";
 
 const PROJECT = "stand-in-project";
 const BUCKET = "aw-staging";
@@ -154,17 +156,18 @@ describe("bootstrap", () => {
 });
 
 describe("Cloud Storage staging", () => {
-  it("uploads batches, quarantine and manifest in the staging layout, manifest last, and re-publishing uploads nothing", async () => {
+  it("uploads batches, quarantine, state and manifest in the staging layout, manifest last, and re-publishing uploads nothing", async () => {
     const { local, gcs } = newStaging();
     const manifest = stageExtract(local, "20261015T120000Z-aaaa0001", { workflows: [workflow(1), workflow(2)], packages: [pkg("a")] }, [{ resource: "workflows", source: "GET /x", reason: "workflow_id: expected number", record: { id: "x" }, _extracted_at: "2026-10-15T12:00:00Z" }]);
     const first = await gcs.publish(local, silentLogger);
-    expect(first).toMatchObject({ uploaded: 4, alreadyStaged: 0, manifests: 1 });
+    expect(first).toMatchObject({ uploaded: 5, alreadyStaged: 0, manifests: 1 });
 
     const storage = new Storage({ projectId: PROJECT });
     const [files] = await storage.bucket(BUCKET).getFiles({ prefix: gcs.location.prefix });
     const names = files.map((f) => f.name).sort();
+    const statePath = stateObjectPath("_extracts", manifest.extract_id);
     expect(names).toEqual(
-      [...manifest.files.map((f) => f.path), manifest.quarantine_path ?? "", stagingLayout.manifest(manifest.extract_id)].map((p) => `${gcs.location.prefix}/${p}`).sort(),
+      [...manifest.files.map((f) => f.path), manifest.quarantine_path ?? "", statePath, stagingLayout.manifest(manifest.extract_id)].map((p) => `${gcs.location.prefix}/${p}`).sort(),
     );
     expect(names).toContain(`${gcs.location.prefix}/raw/workflows/dt=2026-10-15/20261015T120000Z-aaaa0001-workflows.ndjson.gz`);
     expect(gcs.uri(manifest.files[0]?.path ?? "")).toMatch(/^gs:\/\/aw-staging\/env\/run-\d+\/raw\//);
@@ -172,7 +175,7 @@ describe("Cloud Storage staging", () => {
     // The manifest (commit marker) got the highest generation: it was written after everything it lists.
     const generation = (name: string) => Number(files.find((f) => f.name.endsWith(name))?.metadata.generation);
     const manifestGen = generation(stagingLayout.manifest(manifest.extract_id));
-    for (const f of manifest.files) expect(generation(f.path)).toBeLessThan(manifestGen);
+    for (const f of [...manifest.files.map((x) => x.path), statePath]) expect(generation(f)).toBeLessThan(manifestGen);
 
     // Stored bytes are the local bytes, with the checksum recorded beside them.
     const batch = manifest.files[0];
@@ -181,9 +184,16 @@ describe("Cloud Storage staging", () => {
     expect(createHash("sha256").update(content).digest("hex")).toBe(batch.sha256);
     const [meta] = await storage.bucket(BUCKET).file(`${gcs.location.prefix}/${batch.path}`).getMetadata();
     expect(meta.metadata?.sha256).toBe(batch.sha256);
+    // The `_extracts` row is built from the manifest alone, so a re-publish produces the same bytes.
+    const [state] = await storage.bucket(BUCKET).file(`${gcs.location.prefix}/${statePath}`).download();
+    expect(JSON.parse(gunzipSync(state).toString("utf8"))).toMatchObject({ extract_id: manifest.extract_id, repositories: ["acme/api"], records: 3, quarantined: 1, loaded_at: manifest.finished_at });
 
-    const second = await gcs.publish(local, silentLogger);
-    expect(second).toMatchObject({ uploaded: 0, alreadyStaged: 4 });
+    // Published manifests leave the local queue: the next publish reads nothing old.
+    expect(existsSync(join(local, stagingLayout.manifest(manifest.extract_id)))).toBe(false);
+    expect(await gcs.publish(local, silentLogger)).toMatchObject({ uploaded: 0, alreadyStaged: 0, manifests: 0 });
+    // A crash between the upload and the local move: publishing again uploads nothing.
+    renameSync(join(local, "archive", stagingLayout.manifest(manifest.extract_id)), join(local, stagingLayout.manifest(manifest.extract_id)));
+    expect(await gcs.publish(local, silentLogger)).toMatchObject({ uploaded: 0, alreadyStaged: 5, manifests: 1 });
     expect((await gcs.listManifests()).map((m) => m.manifest.extract_id)).toEqual([manifest.extract_id]);
   });
 
@@ -206,7 +216,13 @@ describe("load jobs", () => {
     for (const t of standIns.bigquery.tables.values()) t.rows.length = 0;
   });
 
-  it("runs one load job per raw table with the exact configuration, then loads nothing twice", async () => {
+  const tableOf = (r: { body: unknown }) => (r.body as { configuration: { load: { destinationTable: { tableId: string } } } }).configuration.load.destinationTable.tableId;
+  const objectNames = async (gcs: GcsStaging) => {
+    const [files] = await new Storage({ projectId: PROJECT }).bucket(BUCKET).getFiles({ prefix: `${gcs.location.prefix}/` });
+    return files.map((f) => f.name.slice(gcs.location.prefix.length + 1)).sort();
+  };
+
+  it("runs one load job per table of each extract with the exact configuration, records the extract, archives it, and loads nothing twice", async () => {
     const { local, gcs } = newStaging();
     const a = stageExtract(local, "20261015T120000Z-bbbb0001", { workflows: [workflow(1), workflow(2)], packages: [pkg("a")] }, [{ resource: "packages", source: "GET /p", reason: "package_id: expected number", record: { id: "p" }, _extracted_at: "2026-10-15T12:00:00Z" }]);
     const b = stageExtract(local, "20261015T130000Z-bbbb0002", { workflows: [workflow(3)] });
@@ -215,20 +231,24 @@ describe("load jobs", () => {
 
     const result = await loadIntoBigQuery(loadOptions(gcs));
     const inserts = jobInserts().slice(before);
-    expect(inserts.map((r) => (r.body as { configuration: { load: { destinationTable: { tableId: string } } } }).configuration.load.destinationTable.tableId).sort()).toEqual(["_quarantine", "packages", "workflows"]);
+    expect(inserts.map(tableOf).sort()).toEqual(["_extracts", "_extracts", "_quarantine", "packages", "workflows", "workflows"]);
+    // State goes in only after the extract's rows: `_extracts` is each extract's last job.
+    for (const m of [a, b]) {
+      const mine = inserts.filter((r) => JSON.stringify(r.body).includes(m.extract_id));
+      expect(mine.map(tableOf).at(-1)).toBe("_extracts");
+    }
     expect(result.rows).toEqual({ workflows: 3, packages: 1 });
     expect(result.quarantined).toBe(1);
+    expect(result.manifests).toEqual([a.extract_id, b.extract_id]);
 
-    const wf = inserts.find((r) => JSON.stringify(r.body).includes('"tableId":"workflows"'));
-    const batches = [...a.files, ...b.files].filter((f) => f.table === "workflows");
+    const wf = inserts.find((r) => tableOf(r) === "workflows" && JSON.stringify(r.body).includes(a.extract_id));
     expect(wf?.body).toEqual({
-      jobReference: { projectId: PROJECT, jobId: loadJobId("workflows", batches.map((f) => ({ ...f })), 1), location: "US" },
+      jobReference: { projectId: PROJECT, jobId: loadJobId("workflows", a.extract_id, 1), location: "US" },
       configuration: {
         load: {
-          sourceUris: batches.map((f) => gcs.uri(f.path)),
+          sourceUris: a.files.filter((f) => f.table === "workflows").map((f) => gcs.uri(f.path)),
           sourceFormat: "NEWLINE_DELIMITED_JSON",
           destinationTable: { projectId: PROJECT, datasetId: datasets.raw, tableId: "workflows" },
-          schema: { fields: JSON.parse(readFileSync(join(bigQuerySchemaDir, "workflows.json"), "utf8")) as unknown },
           writeDisposition: "WRITE_APPEND",
           createDisposition: "CREATE_NEVER",
           maxBadRecords: 0,
@@ -236,14 +256,19 @@ describe("load jobs", () => {
         },
       },
     });
+    expect(loadJobId("workflows", a.extract_id, 1)).toBe("aw_workflows_20261015T120000Z-bbbb0001_a1");
     expect(standIns.bigquery.rows(datasets.raw, "workflows").map((r) => r.workflow_id).sort()).toEqual([1, 2, 3]);
+    expect(standIns.bigquery.rows(datasets.raw, "_extracts").map((r) => r.extract_id).sort()).toEqual([a.extract_id, b.extract_id]);
     // Jobs were polled until DONE, not assumed finished.
-    expect(standIns.bigquery.requests.some((r) => r.method === "GET" && r.path.includes("/jobs/aw_load_workflows_"))).toBe(true);
+    expect(standIns.bigquery.requests.some((r) => r.method === "GET" && r.path.includes("/jobs/aw_workflows_"))).toBe(true);
+    // Loaded manifests are archived: the pending folder is empty.
+    const names = await objectNames(gcs);
+    expect(names.filter((n) => n.startsWith("manifests/"))).toEqual([]);
+    expect(names.filter((n) => n.startsWith("archive/manifests/"))).toEqual([`archive/manifests/${a.extract_id}.json`, `archive/manifests/${b.extract_id}.json`]);
 
     const again = await loadIntoBigQuery(loadOptions(gcs));
-    expect(again.jobs).toEqual([]);
-    expect(again.skipped).toBe(4);
-    expect(jobInserts().length).toBe(before + 3);
+    expect(again).toMatchObject({ jobs: [], manifests: [], reused: 0 });
+    expect(jobInserts().length).toBe(before + 6);
     expect(standIns.bigquery.rows(datasets.raw, "workflows")).toHaveLength(3);
   });
 
@@ -266,35 +291,32 @@ describe("load jobs", () => {
       // The client retries the 503 with the same job id; BigQuery says 409; the loader fetches that job.
       const result = await loadIntoBigQuery(loadOptions(gcs));
       expect(injected).toBe(true);
-      expect(jobInserts().filter((r) => JSON.stringify(r.body).includes("cccc0001")).map((r) => r.status)).toEqual([503, 409]);
-      expect(result.jobs).toMatchObject([{ table: "workflows", rows: 2, reused: true }]);
-      expect(standIns.bigquery.loadJobs().filter((j) => JSON.stringify(j).includes("cccc0001"))).toHaveLength(1);
+      expect(jobInserts().filter((r) => JSON.stringify(r.body).includes("cccc0001_a1") && tableOf(r) === "workflows").map((r) => r.status)).toEqual([503, 409]);
+      expect(result.jobs.filter((j) => j.table === "workflows")).toMatchObject([{ table: "workflows", rows: 2, reused: true }]);
+      expect(standIns.bigquery.loadJobs().filter((j) => JSON.stringify(j).includes("aw_workflows_20261015T120000Z-cccc0001"))).toHaveLength(1);
       expect(standIns.bigquery.rows(datasets.raw, "workflows").map((r) => r.workflow_id).sort()).toEqual([7, 8]);
     } finally {
       saved.setFault(undefined);
     }
   });
 
-  it("settles a record a crashed run left behind: a job never created is loaded under a new attempt", async () => {
+  it("an attempt that failed (atomically, loading nothing) is followed by the next attempt id", async () => {
     const { local, gcs } = newStaging();
     const m = stageExtract(local, "20261015T120000Z-dddd0001", { workflows: [workflow(11)] });
     await gcs.publish(local, silentLogger);
-    const batch = m.files[0];
-    if (!batch) throw new Error("no batch");
-    const pending = [{ batch_id: batch.batch_id, table: "workflows", path: batch.path, records: 1, sha256: batch.sha256 }];
-    const orphan = loadJobId("workflows", pending, 1);
-    await gcs.writeJson(loadRecordPath(orphan), {
-      version: 1, job_id: orphan, table: "workflows", state: "submitted",
-      batches: [{ batch_id: batch.batch_id, uri: gcs.uri(batch.path), records: 1, sha256: batch.sha256 }],
-      submitted_at: "2026-10-15T12:02:00Z", finished_at: null, output_rows: null, errors: [],
+    // An earlier run's attempt 1 failed: it named an object that did not exist.
+    const [failed] = await bigquery().createJob({
+      jobId: loadJobId("workflows", m.extract_id, 1),
+      location: "US",
+      configuration: { load: { sourceUris: [gcs.uri("raw/missing.ndjson.gz")], sourceFormat: "NEWLINE_DELIMITED_JSON", destinationTable: { projectId: PROJECT, datasetId: datasets.raw, tableId: "workflows" }, writeDisposition: "WRITE_APPEND", createDisposition: "CREATE_NEVER" } },
     });
+    await expect(failed.promise()).rejects.toThrow();
     const result = await loadIntoBigQuery(loadOptions(gcs));
-    expect(result.jobs.map((j) => j.job_id)).toEqual([loadJobId("workflows", pending, 2)]);
+    expect(result.jobs.filter((j) => j.table === "workflows").map((j) => j.job_id)).toEqual([loadJobId("workflows", m.extract_id, 2)]);
     expect(standIns.bigquery.rows(datasets.raw, "workflows").map((r) => r.workflow_id)).toEqual([11]);
-    expect(await gcs.readJson(loadRecordPath(orphan))).toMatchObject({ state: "failed" });
   });
 
-  it("reports load errors with their gs:// location and row position, and loads nothing from the failed job", async () => {
+  it("reports load errors with their gs:// location and row position, loads nothing from the failed job, and leaves the extract pending", async () => {
     const { local, gcs } = newStaging();
     const m = stageExtract(local, "20261015T120000Z-eeee0001", { workflows: [workflow(21), { ...workflow(22), workflow_id: "twenty-two" }] });
     await gcs.publish(local, silentLogger);
@@ -303,9 +325,89 @@ describe("load jobs", () => {
     const message = (error as Error).message;
     expect(message).toContain(gcs.uri(m.files[0]?.path ?? ""));
     expect(message).toMatch(/row starting at position \d+/);
-    expect(message).toContain("Field: workflow_id");
+    expect(message).toContain("workflow_id");
     expect((error as BigQueryLoadError).errors[0]?.location).toBe(gcs.uri(m.files[0]?.path ?? ""));
     expect(standIns.bigquery.rows(datasets.raw, "workflows")).toEqual([]);
+    // No `_extracts` row and no archive: the watermark does not move past data that is not in.
+    expect(standIns.bigquery.rows(datasets.raw, "_extracts")).toEqual([]);
+    expect((await gcs.listManifests()).map((x) => x.manifest.extract_id)).toEqual([m.extract_id]);
+  });
+
+  it("two shards loading one prefix concurrently, with a third publishing between their listings, put every row in once", async () => {
+    const prefix = `env/shards-${++prefixCounter}`;
+    const shard = (n: number) => ({ local: join(dir, `shard-${prefixCounter}-${n}`), gcs: new GcsStaging({ bucket: BUCKET, prefix }, new Storage({ projectId: PROJECT })) });
+    const [one, two, three] = [shard(1), shard(2), shard(3)];
+    stageExtract(one.local, "20261015T120000Z-ffff0001", { workflows: [workflow(31), workflow(32)], packages: [pkg("s1")] });
+    stageExtract(two.local, "20261015T120001Z-ffff0002", { workflows: [workflow(33)] });
+    stageExtract(three.local, "20261015T120002Z-ffff0003", { workflows: [workflow(34), workflow(35)] });
+    await one.gcs.publish(one.local, silentLogger);
+    await two.gcs.publish(two.local, silentLogger);
+    // Shard one lists {1, 2}; then shard three publishes; then shard two lists {1, 2, 3}.
+    let releaseTwo: () => void = () => {};
+    const twoMayList = new Promise<void>((resolve) => (releaseTwo = resolve));
+    const listOne = one.gcs.listManifests.bind(one.gcs);
+    one.gcs.listManifests = async () => {
+      const listed = await listOne();
+      await three.gcs.publish(three.local, silentLogger);
+      releaseTwo();
+      return listed;
+    };
+    const listTwo = two.gcs.listManifests.bind(two.gcs);
+    two.gcs.listManifests = async () => {
+      await twoMayList;
+      return listTwo();
+    };
+    const before = standIns.bigquery.loadJobs().length;
+    const [r1, r2] = await Promise.all([loadIntoBigQuery(loadOptions(one.gcs)), loadIntoBigQuery(loadOptions(two.gcs))]);
+    expect(r1.manifests.length).toBe(2);
+    expect([...new Set([...r1.manifests, ...r2.manifests])].sort()).toEqual(["20261015T120000Z-ffff0001", "20261015T120001Z-ffff0002", "20261015T120002Z-ffff0003"]);
+
+    const ids = standIns.bigquery.rows(datasets.raw, "workflows").map((r) => Number(r.workflow_id)).sort((x, y) => x - y);
+    expect(ids).toEqual([31, 32, 33, 34, 35]);
+    expect(standIns.bigquery.rows(datasets.raw, "packages")).toHaveLength(1);
+    expect(standIns.bigquery.rows(datasets.raw, "_extracts")).toHaveLength(3);
+    // One job per (extract, table): 3 workflows + 1 packages + 3 _extracts, whoever submitted them.
+    expect(standIns.bigquery.loadJobs().length - before).toBe(7);
+    expect(r1.reused + r2.reused).toBeGreaterThan(0);
+    const names = (await new Storage({ projectId: PROJECT }).bucket(BUCKET).getFiles({ prefix: `${prefix}/` }))[0].map((f) => f.name);
+    expect(names.filter((n) => n.startsWith(`${prefix}/manifests/`))).toEqual([]);
+    expect(names.filter((n) => n.startsWith(`${prefix}/archive/manifests/`))).toHaveLength(3);
+  });
+});
+
+describe("schema evolution", () => {
+  it("a column added to a zod schema: bootstrap adds it NULLABLE to the live table, and the next load succeeds", async () => {
+    // A BigQuery of its own (same Cloud Storage), so the table can start out as an older release made it.
+    const fresh = await startBigQueryStandIn({ gcsUrl: standIns.gcs.url, jobLatencyMs: 20 });
+    const outer = process.env.BIGQUERY_EMULATOR_HOST;
+    process.env.BIGQUERY_EMULATOR_HOST = fresh.apiRoot;
+    try {
+      const bq = bigquery();
+      // The table as an older release created it: without `state` (REQUIRED in today's schema).
+      await bq.createDataset(datasets.raw, { location: "US" });
+      const spec = rawTableSpec("workflows");
+      await bq.dataset(datasets.raw).createTable("workflows", {
+        schema: { fields: spec.fields.filter((f) => f.name !== "state") },
+        timePartitioning: { type: "DAY", field: spec.partitionField },
+        clustering: { fields: spec.clusterFields },
+      });
+      const result = await bootstrapBigQuery({ bigquery: bq, location: "US", log: silentLogger });
+      expect(result.columnsAdded).toEqual([`${datasets.raw}.workflows.state`]);
+      const [meta] = await bq.dataset(datasets.raw).table("workflows").getMetadata();
+      expect((meta as { schema: { fields: { name: string; mode?: string }[] } }).schema.fields.find((f) => f.name === "state")?.mode).toBe("NULLABLE");
+
+      const { local, gcs } = newStaging();
+      stageExtract(local, "20261015T120000Z-gggg0001", { workflows: [workflow(41)] });
+      await gcs.publish(local, silentLogger);
+      const loaded = await loadIntoBigQuery({ ...loadOptions(gcs), bigquery: bq });
+      expect(loaded.rows).toEqual({ workflows: 1 });
+      expect(fresh.rows(datasets.raw, "workflows").map((r) => r.state)).toEqual(["active"]);
+      // And a second bootstrap changes nothing.
+      expect(await bootstrapBigQuery({ bigquery: bq, location: "US", log: silentLogger })).toEqual({ datasetsCreated: [], tablesCreated: [], columnsAdded: [] });
+    } finally {
+      process.env.BIGQUERY_EMULATOR_HOST = outer;
+      await fresh.close();
+    }
   });
 });
 

@@ -1,0 +1,111 @@
+/**
+ * `ExtractState` read from BigQuery: the same three questions as on DuckDB (load/watermark-duckdb.ts),
+ * answered only from fully loaded extracts (`_extracts` rows are loaded after every other job of their
+ * extract succeeded: load/bigquery-load.ts).
+ *
+ * Each query is partition-pruned (every table is day-partitioned: `_extracts` on loaded_at,
+ * `_http_cache` on recorded_at, `workflow_runs` on created_at), so its cost follows the lookback, not
+ * the warehouse's age; and each is dry-run first so the bytes it will scan are logged before it runs
+ * (https://cloud.google.com/bigquery/docs/running-queries#dry-run).
+ */
+import type { BigQuery, Query } from "@google-cloud/bigquery";
+import type { Logger } from "../log/logger.js";
+import type { HttpCacheEntry } from "../schemas/manifest.js";
+import { EXTRACT_ID_LENGTH } from "../extract/run.js";
+import { datasets } from "./datasets.js";
+import type { ExtractState, KnownRun } from "./watermark.js";
+
+const DAY_MS = 86_400_000;
+/** A scope not extracted for this long needs --since again (the longest lookback is 400 days). */
+export const WATERMARK_HORIZON_DAYS = 400;
+/**
+ * ETags recorded this recently are used. Every extract records again each page it requested, so a
+ * page in use is never older than the previous extract; a warehouse left alone longer starts with no
+ * ETags, which costs requests, never correctness.
+ */
+export const HTTP_CACHE_HORIZON_DAYS = 3;
+
+const table = (name: string) => `\`${datasets.raw}.${name}\``;
+
+export const stateQueries = {
+  watermarks: `SELECT repo, MAX(window_until) AS until
+FROM ${table("_extracts")} CROSS JOIN UNNEST(repositories) AS repo
+WHERE loaded_at >= @horizon AND repo IN UNNEST(@repositories)
+GROUP BY repo`,
+  // Only rows of fully loaded extracts: batch ids start with their extract id. Extracts that loaded
+  // runs created at or after @created_from finished after it, so `_extracts` is pruned the same way.
+  knownRuns: `SELECT run_id, run_attempt, status, UNIX_MILLIS(updated_at) AS updated_ms
+FROM ${table("workflow_runs")}
+WHERE created_at >= @created_from
+  AND repository IN UNNEST(@repositories)
+  AND SUBSTR(_batch_id, 1, ${EXTRACT_ID_LENGTH}) IN (SELECT extract_id FROM ${table("_extracts")} WHERE loaded_at >= @created_from)
+QUALIFY ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY run_attempt DESC, updated_at DESC, _extracted_at DESC) = 1`,
+  // BigQuery keeps every observation (append-only); the newest per URL counts.
+  httpCache: `SELECT url, etag, next_url, total_count, keys
+FROM ${table("_http_cache")}
+WHERE recorded_at >= @horizon
+QUALIFY ROW_NUMBER() OVER (PARTITION BY url ORDER BY recorded_at DESC, extract_id DESC) = 1`,
+} as const;
+
+export interface StateQueryStats {
+  query: keyof typeof stateQueries;
+  bytesProcessed: number;
+  rows: number;
+}
+
+export interface BigQueryStateOptions {
+  bigquery: BigQuery;
+  location: string;
+  log: Logger;
+  now?: () => Date;
+  /** Every state query's dry-run bytes, for the run summary and the benchmark. */
+  stats?: StateQueryStats[];
+}
+
+/** BigQuery's client returns TIMESTAMP as `{ value: ISO string }` and INT64 as a number (or string). */
+const asDate = (v: unknown): Date => new Date(typeof v === "object" && v !== null && "value" in v ? String((v as { value: unknown }).value) : String(v));
+
+export function bigQueryExtractState(options: BigQueryStateOptions): ExtractState {
+  const { bigquery, location, log } = options;
+  const now = options.now ?? (() => new Date());
+  const run = async (name: keyof typeof stateQueries, params: Record<string, unknown>, types: Record<string, string | string[]>): Promise<Record<string, unknown>[]> => {
+    const query: Query = { query: stateQueries[name], params, types, location, useLegacySql: false };
+    const [dry] = await bigquery.createQueryJob({ ...query, dryRun: true });
+    const bytes = Number((dry.metadata as { statistics?: { totalBytesProcessed?: string } }).statistics?.totalBytesProcessed ?? 0);
+    const [rows] = (await bigquery.query(query)) as [Record<string, unknown>[], ...unknown[]];
+    log.info("state query", { query: name, bytes_processed: bytes, rows: rows.length });
+    options.stats?.push({ query: name, bytesProcessed: bytes, rows: rows.length });
+    return rows;
+  };
+  return {
+    watermarks: async (repositories) => {
+      if (repositories.length === 0) return new Map();
+      const horizon = new Date(now().getTime() - WATERMARK_HORIZON_DAYS * DAY_MS);
+      const rows = await run("watermarks", { horizon, repositories }, { horizon: "TIMESTAMP", repositories: ["STRING"] });
+      return new Map(rows.map((r) => [String(r.repo), asDate(r.until)]));
+    },
+    knownRuns: async (repositories, createdFrom) => {
+      if (repositories.length === 0) return new Map();
+      const rows = await run("knownRuns", { created_from: createdFrom, repositories }, { created_from: "TIMESTAMP", repositories: ["STRING"] });
+      const out = new Map<number, KnownRun>();
+      for (const r of rows) out.set(Number(r.run_id), { runAttempt: Number(r.run_attempt), status: String(r.status), updatedAt: Number(r.updated_ms) });
+      return out;
+    },
+    httpCache: async () => {
+      const horizon = new Date(now().getTime() - HTTP_CACHE_HORIZON_DAYS * DAY_MS);
+      const rows = await run("httpCache", { horizon }, { horizon: "TIMESTAMP" });
+      const out = new Map<string, HttpCacheEntry>();
+      for (const r of rows) {
+        const keys = Array.isArray(r.keys) ? r.keys.map(String) : null;
+        out.set(String(r.url), {
+          url: String(r.url),
+          etag: String(r.etag),
+          next_url: r.next_url === null || r.next_url === undefined ? null : String(r.next_url),
+          total_count: r.total_count === null || r.total_count === undefined ? null : Number(r.total_count),
+          keys,
+        });
+      }
+      return out;
+    },
+  };
+}
