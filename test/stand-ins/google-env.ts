@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startBigQueryStandIn, type BigQueryStandIn, type BigQueryStandInOptions } from "./bigquery.js";
-import { startGcsStandIn, type GcsStandIn } from "./gcs.js";
+import { startGcsStandIn, type GcsStandIn, type GcsStandInOptions } from "./gcs.js";
 
 export interface GoogleStandIns {
   gcs: GcsStandIn;
@@ -24,9 +24,15 @@ export interface GoogleStandIns {
 
 const KEYS = ["STORAGE_EMULATOR_HOST", "BIGQUERY_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT"] as const;
 
-export async function startGoogleStandIns(options: Omit<BigQueryStandInOptions, "gcsUrl"> & { projectId?: string } = {}): Promise<GoogleStandIns> {
+export type GoogleStandInsOptions = Omit<BigQueryStandInOptions, "gcsUrl"> & {
+  projectId?: string;
+  /** Cloud Storage stand-in options: bucket locations, rule switches (see test/stand-ins/gcs.ts). */
+  gcs?: GcsStandInOptions;
+};
+
+export async function startGoogleStandIns(options: GoogleStandInsOptions = {}): Promise<GoogleStandIns> {
   const projectId = options.projectId ?? "stand-in-project";
-  const gcs = await startGcsStandIn(projectId);
+  const gcs = await startGcsStandIn(projectId, options.gcs);
   const bigquery = await startBigQueryStandIn({ ...options, gcsUrl: gcs.url });
   const dir = mkdtempSync(join(tmpdir(), "aw-google-"));
   const subjectToken = `oidc-subject-token-${Math.random().toString(36).slice(2)}`;
