@@ -72,11 +72,15 @@ const DAY_MS = 86_400_000;
 async function chooseSince(config: ExtractConfig, state: ExtractState, repositories: string[], log: Logger): Promise<{ sinceDay: string; watermark: Date | null }> {
   if (config.since) return { sinceDay: config.since, watermark: null };
   const marks = await state.watermarks(repositories);
+  if (marks.size === 0 && config.initialSince) {
+    log.info("no completed extract of this scope yet: starting at --initial-since", { initial_since: config.initialSince });
+    return { sinceDay: config.initialSince, watermark: null };
+  }
   if (marks.size === 0) {
     throw new ConfigError([
       {
         field: "since",
-        message: "--since is required: the warehouse holds no completed extract of this scope yet, so there is no watermark to continue from (give the first UTC day to extract, YYYY-MM-DD)",
+        message: "--since is required: the warehouse holds no completed extract of this scope yet, so there is no watermark to continue from (give the first UTC day to extract, YYYY-MM-DD, or --initial-since for unattended first runs)",
       },
     ]);
   }
@@ -300,7 +304,8 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     ...(packagesSkipped.length ? { packages_skipped: packagesSkipped } : {}),
     duration_ms: durationMs,
   });
-  const result = { manifest, manifestPath: path, stats, durationMs, auth: usage.auth, packagesSkipped };
+  const auth = usage.auth ? { requests: usage.auth.requests, tokensMinted: usage.auth.tokensMinted, installations: usage.auth.installations } : null;
+  const result = { manifest, manifestPath: path, stats, durationMs, auth, packagesSkipped };
   if (overLimit(config, manifest.quarantined, writer.seen)) {
     const limit = config.maxQuarantined.kind === "count" ? String(config.maxQuarantined.value) : `${config.maxQuarantined.value * 100}%`;
     throw new QuarantineThresholdError(result, limit);

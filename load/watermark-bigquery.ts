@@ -68,8 +68,10 @@ const asDate = (v: unknown): Date => new Date(typeof v === "object" && v !== nul
 export function bigQueryExtractState(options: BigQueryStateOptions): ExtractState {
   const { bigquery, location, log } = options;
   const now = options.now ?? (() => new Date());
-  const run = async (name: keyof typeof stateQueries, params: Record<string, unknown>, types: Record<string, string | string[]>): Promise<Record<string, unknown>[]> => {
-    const query: Query = { query: stateQueries[name], params, types, location, useLegacySql: false };
+  // Parameter types are inferred from the values (Date -> TIMESTAMP, string[] -> ARRAY<STRING>); no call
+  // passes an empty array or a null, the two cases that would need explicit `types`.
+  const run = async (name: keyof typeof stateQueries, params: Record<string, unknown>): Promise<Record<string, unknown>[]> => {
+    const query: Query = { query: stateQueries[name], params, location, useLegacySql: false };
     const [dry] = await bigquery.createQueryJob({ ...query, dryRun: true });
     const bytes = Number((dry.metadata as { statistics?: { totalBytesProcessed?: string } }).statistics?.totalBytesProcessed ?? 0);
     const [rows] = (await bigquery.query(query)) as [Record<string, unknown>[], ...unknown[]];
@@ -81,19 +83,19 @@ export function bigQueryExtractState(options: BigQueryStateOptions): ExtractStat
     watermarks: async (repositories) => {
       if (repositories.length === 0) return new Map();
       const horizon = new Date(now().getTime() - WATERMARK_HORIZON_DAYS * DAY_MS);
-      const rows = await run("watermarks", { horizon, repositories }, { horizon: "TIMESTAMP", repositories: ["STRING"] });
+      const rows = await run("watermarks", { horizon, repositories });
       return new Map(rows.map((r) => [String(r.repo), asDate(r.until)]));
     },
     knownRuns: async (repositories, createdFrom) => {
       if (repositories.length === 0) return new Map();
-      const rows = await run("knownRuns", { created_from: createdFrom, repositories }, { created_from: "TIMESTAMP", repositories: ["STRING"] });
+      const rows = await run("knownRuns", { created_from: createdFrom, repositories });
       const out = new Map<number, KnownRun>();
       for (const r of rows) out.set(Number(r.run_id), { runAttempt: Number(r.run_attempt), status: String(r.status), updatedAt: Number(r.updated_ms) });
       return out;
     },
     httpCache: async () => {
       const horizon = new Date(now().getTime() - HTTP_CACHE_HORIZON_DAYS * DAY_MS);
-      const rows = await run("httpCache", { horizon }, { horizon: "TIMESTAMP" });
+      const rows = await run("httpCache", { horizon });
       const out = new Map<string, HttpCacheEntry>();
       for (const r of rows) {
         const keys = Array.isArray(r.keys) ? r.keys.map(String) : null;

@@ -122,13 +122,18 @@ describe("GitHub Actions workflows", () => {
     expect(steps(ci).map((s) => s.run).filter(Boolean)).toEqual(["bash .ci/run"]);
   });
 
-  it("elt.yml: hourly and weekly crons, backfill inputs, no overlap, Workload Identity Federation, shards, app token, quarantine artifact", () => {
+  it("elt.yml: hourly cron, backfill inputs that no hourly run can cancel, serialized transforms, Workload Identity Federation, shards, App credentials, quarantine artifact", () => {
     const elt = load("elt.yml");
-    // Hourly, plus a weekly run over GitHub's whole 30-day re-run window.
-    expect(elt.on.schedule).toEqual([{ cron: "17 * * * *" }, { cron: "43 3 * * 0" }]);
+    // Hourly only: the weekly 30-day stopgap is gone, the warehouse's watermark covers re-runs.
+    expect(elt.on.schedule).toEqual([{ cron: "17 * * * *" }]);
     const inputs = (elt.on.workflow_dispatch as { inputs: Record<string, unknown> }).inputs;
     expect(Object.keys(inputs).sort()).toEqual(["full_refresh", "since", "until"]);
-    expect(elt.concurrency).toEqual({ group: "elt-${{ github.repository }}", "cancel-in-progress": false });
+    // A pending run is cancelled by a newer run of its group: backfills get a group per run.
+    expect(elt.concurrency).toEqual({
+      group: "${{ github.event_name == 'workflow_dispatch' && format('elt-backfill-{0}', github.run_id) || format('elt-{0}', github.repository) }}",
+      "cancel-in-progress": false,
+    });
+    expect(elt.jobs.transform?.concurrency).toEqual({ group: "elt-transform-${{ github.repository }}", "cancel-in-progress": false });
     expect(elt.permissions).toMatchObject({ "id-token": "write", contents: "read" });
 
     const all = steps(elt);
@@ -140,12 +145,16 @@ describe("GitHub Actions workflows", () => {
     expect(JSON.stringify(elt)).not.toMatch(/credentials_json|GOOGLE_APPLICATION_CREDENTIALS_JSON|private_key_id/);
 
     expect(elt.jobs["extract-load"]?.strategy?.matrix?.scope).toBe("${{ fromJSON(vars.ELT_SHARDS) }}");
-    expect(all.some((s) => s.uses?.startsWith("actions/create-github-app-token@"))).toBe(true);
+    // The extractor mints and refreshes App tokens itself: no token minted before the job (it would expire after an hour).
+    expect(all.some((s) => s.uses?.startsWith("actions/create-github-app-token@"))).toBe(false);
     const extract = all.find((s) => s.run?.includes("pipeline"));
-    expect(extract?.env?.GITHUB_TOKEN).toBe("${{ steps.app-token.outputs.token || secrets.ELT_GITHUB_TOKEN }}");
+    expect(extract?.env).toMatchObject({ GITHUB_APP_ID: "${{ vars.ELT_APP_ID }}", GITHUB_APP_PRIVATE_KEY: "${{ secrets.ELT_APP_PRIVATE_KEY }}", GITHUB_PACKAGES_TOKEN: "${{ secrets.ELT_PACKAGES_TOKEN }}" });
     expect(extract?.run).toContain("--no-transform");
+    // No fixed lookback: without a since input the window comes from the warehouse.
+    expect(extract?.run).toContain('${SINCE:+--since "$SINCE"}');
+    expect(extract?.run).not.toMatch(/date -u -d/);
     const artifact = all.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
-    expect(artifact).toMatchObject({ if: "always()", with: { path: ".warehouse/staging/quarantine/" } });
+    expect(artifact).toMatchObject({ if: "always()", with: { path: ".warehouse/staging/quarantine/", "include-hidden-files": true } });
     // Models run once, after every shard has loaded.
     expect(elt.jobs.transform?.needs).toBe("extract-load");
   });
