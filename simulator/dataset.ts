@@ -51,6 +51,11 @@ export interface DatasetOptions {
   bigRunJobs?: number;
   /** Live versions of the biggest package (`acme` container `api`). Default 130. */
   bigPackageVersions?: number;
+  /**
+   * Extra organisation repositories (`acme/svc-001`, ...), each with one small CI workflow, for
+   * organisation-scale benchmarks (hundreds of repositories). Default 0: the dataset is unchanged.
+   */
+  extraRepos?: number;
 }
 
 /** An account: the org, the user and every actor. */
@@ -307,6 +312,13 @@ interface RepoSpec {
   workflows: { name: string; file: string; events: string[]; jobs: SimJobTemplate[] }[];
 }
 
+function extraRepoSpecs(n: number): RepoSpec[] {
+  return Array.from({ length: n }, (_, k) => ({
+    name: `svc-${String(k + 1).padStart(3, "0")}`, owner: "acme", weight: 0.5, language: "Go", description: "Internal service",
+    workflows: [{ name: "CI", file: "ci.yml", events: ["push", "pull_request"], jobs: ciJobs([["ubuntu-latest", 20]]) }],
+  }));
+}
+
 function repoSpecs(bigRunJobs: number): RepoSpec[] {
   const shards = Math.max(1, bigRunJobs - 2);
   return [
@@ -435,6 +447,7 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     busyDayOffset: Math.max(1, options.busyDayOffset ?? 3),
     bigRunJobs: Math.max(3, options.bigRunJobs ?? 130),
     bigPackageVersions: options.bigPackageVersions ?? 130,
+    extraRepos: Math.max(0, options.extraRepos ?? 0),
   };
   const seed = String(opts.seed);
   const anchorSec = toSec(opts.anchor);
@@ -444,12 +457,13 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
   const rng = seedrandom.alea(`${seed}|dataset`);
 
   // repos and workflows
-  const specs = repoSpecs(opts.bigRunJobs);
+  const specs = [...repoSpecs(opts.bigRunJobs), ...extraRepoSpecs(opts.extraRepos)];
   const repos: SimRepo[] = [];
   const workflows: SimWorkflow[] = [];
   const repoWeights = new Map<string, number>();
   specs.forEach((s, i) => {
-    const created = anchorDay - (900 - i * 97) * DAY + i * 3_607;
+    // Extra repositories (index 6 on) are all a year old: the formula of the first six would reach the future.
+    const created = anchorDay - (i < 6 ? 900 - i * 97 : 365) * DAY + i * 3_607;
     const repo: SimRepo = {
       id: 700_000_100 + i * 13, owner: s.owner, name: s.name, full_name: `${s.owner}/${s.name}`, private: s.owner === "acme" && s.name !== "api",
       description: s.description, language: s.language, default_branch: "main", created_at: iso(created), updated_at: iso(anchorSec - 3600 * (i + 1)),

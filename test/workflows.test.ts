@@ -38,7 +38,8 @@ interface Workflow {
   on: Record<string, unknown>;
   concurrency?: { group: string; "cancel-in-progress"?: boolean };
   permissions?: Record<string, string>;
-  jobs: Record<string, { steps: Step[]; strategy?: { matrix?: Record<string, unknown> }; container?: string; needs?: string | string[] }>;
+  jobs: Record<string, { steps: Step[]; strategy?: { matrix?: Record<string, unknown> }; container?: string;
+  concurrency?: { group: string; "cancel-in-progress"?: boolean }; needs?: string | string[] }>;
 }
 
 const load = (file: string) => parseYaml(readFileSync(join(workflowsDir, file), "utf8")) as Workflow;
