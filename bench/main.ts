@@ -10,6 +10,7 @@ import { memory } from "./memory.js";
 import { load } from "./load.js";
 import { transform } from "./transform.js";
 import { analystLoop } from "./analyst.js";
+import { tickBenchmark } from "./tick.js";
 import { machine, renderSection, type Section } from "./measure.js";
 
 const args = process.argv.slice(2);
@@ -25,6 +26,7 @@ const benches: [string, () => Promise<Section>][] = [
   ["load", () => load(quick ? 100_000 : 1_000_000)],
   ["transform", () => transform(quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000])],
   ["analyst", analystLoop],
+  ["tick", () => tickBenchmark(quick ? 30 : 300)],
 ];
 
 // Each section is kept in bench/results/<name>.md with the date and machine it was measured on, so

@@ -9,12 +9,24 @@
  * - a body that arrives cut short (connection reset mid-body, or a truncated JSON document that Octokit
  *   would otherwise hand back as a plain string).
  * Both become network errors, which Octokit reports as status 500, which the retry plugin retries.
+ *
+ * Credentials (see extract/config.ts): a static token, or a GitHub App. With an App, the outermost
+ * request hook picks the installation of the owner in each request's path, sets its installation token
+ * (minted and refreshed by `AppInstallations`, extract/app-auth.ts) and, when GitHub answers 401 all
+ * the same, mints a new token once and retries once. Installation lookups and token minting go through
+ * a second Octokit (same plugins and timeouts) whose exchanges are counted apart, in `usage.auth`: they
+ * are JWT-authenticated, do not touch the installations' rate limits and are not data requests, so
+ * `requests`, `costly` and `logical` keep counting exactly the data exchanges.
+ * A packages token, when given, authenticates the packages endpoints (GitHub Apps cannot call them).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { Octokit } from "@octokit/rest";
+import { createAppAuth } from "@octokit/auth-app";
 import { throttling } from "@octokit/plugin-throttling";
 import { retry } from "@octokit/plugin-retry";
 import type { Logger } from "../log/logger.js";
 import { registerSecret } from "../log/logger.js";
+import { AppInstallations, linkedRepositoryIds, registerPrivateKey, requestTarget, type AppScope, type AuthUsage, type Installation } from "./app-auth.js";
 
 const GitHub = Octokit.plugin(throttling, retry);
 export type GitHubClient = InstanceType<typeof GitHub>;
@@ -33,11 +45,17 @@ export interface ApiUsage {
   /** Faults seen, by kind (`status 502`, `timeout`, `truncated body`, `connection reset`, ...). */
   faults: Record<string, number>;
   rateLimitRemaining: number | null;
+  /** GitHub App only: installation lookups and token minting, not included in the counts above. */
+  auth: AuthUsage | null;
 }
 
 export interface ClientOptions {
   apiUrl: string;
   token?: string;
+  /** Authenticate as this GitHub App: one installation per owner of `scope`. Excludes `token`. */
+  app?: { appId: number; privateKey: string; scope: AppScope };
+  /** Token for the packages endpoints (`/orgs|users/{owner}/packages...`), whatever else authenticates. */
+  packagesToken?: string;
   log: Logger;
   requestTimeoutMs?: number;
   /** Retries of one request for rate limits, and (separately) for 5xx and transport failures. */
@@ -109,9 +127,8 @@ export function checkedFetch(usage: ApiUsage, timeoutMs: number): typeof fetch {
   };
 }
 
-export function createGitHubClient(options: ClientOptions): { octokit: GitHubClient; usage: ApiUsage } {
-  registerSecret(options.token);
-  const usage: ApiUsage = {
+function newUsage(): ApiUsage {
+  return {
     requests: 0,
     notModified: 0,
     costly: 0,
@@ -121,21 +138,40 @@ export function createGitHubClient(options: ClientOptions): { octokit: GitHubCli
     },
     faults: {},
     rateLimitRemaining: null,
+    auth: null,
   };
+}
+
+/** `fetch` that registers every credential it sends as a secret (the App's JWTs are made inside auth-app). */
+function registeringFetch(inner: typeof fetch): typeof fetch {
+  return (input, init) => {
+    const authorization = new Headers(init?.headers).get("authorization");
+    if (authorization) registerSecret(authorization.replace(/^\S+\s+/, ""));
+    return inner(input, init);
+  };
+}
+
+const statusOf = (error: unknown): number | undefined => (error as { status?: number }).status;
+
+export function createGitHubClient(options: ClientOptions): { octokit: GitHubClient; usage: ApiUsage; app: AppInstallations | null } {
+  registerSecret(options.token);
+  registerSecret(options.packagesToken);
+  if (options.app) registerPrivateKey(options.app.privateKey);
+  const usage = newUsage();
   const maxRetries = options.maxRetries ?? 5;
   const scale = options.retryTimeScaleMs ?? 1000;
   const log = options.log;
+  const baseUrl = options.apiUrl.replace(/\/+$/, "");
   const limitHandler =
     (what: string) =>
     (retryAfter: number, req: { method: string; url: string }, _octokit: unknown, retryCount: number): boolean => {
       log.warn(what, { method: req.method, url: req.url, retry_after_s: retryAfter, attempt: retryCount + 1 });
       return retryCount < maxRetries;
     };
-  const octokit = new GitHub({
-    baseUrl: options.apiUrl.replace(/\/+$/, ""),
-    ...(options.token ? { auth: options.token } : {}),
+  const common = (counted: ApiUsage) => ({
+    baseUrl,
     userAgent: "actions-warehouse",
-    request: { fetch: checkedFetch(usage, options.requestTimeoutMs ?? 30_000) },
+    request: { fetch: registeringFetch(checkedFetch(counted, options.requestTimeoutMs ?? 30_000)) },
     log: {
       debug: () => {},
       info: () => {},
@@ -155,18 +191,117 @@ export function createGitHubClient(options: ClientOptions): { octokit: GitHubCli
     // 1, 4, 9, 16, 25 s.
     retry: { doNotRetry: [400, 401, 403, 404, 410, 422, 451], retries: maxRetries, retryAfterBaseValue: scale },
   });
+  const octokit = new GitHub({
+    ...common(usage),
+    ...(options.token && !options.app ? { auth: options.token } : {}),
+  });
+
+  let app: AppInstallations | null = null;
+  if (options.app) {
+    const authUsage = newUsage();
+    const appOctokit = new GitHub({ ...common(authUsage), authStrategy: createAppAuth, auth: { appId: options.app.appId, privateKey: options.app.privateKey } });
+    app = new AppInstallations(appOctokit, options.app.appId, options.app.scope, log, () => authUsage.requests);
+    usage.auth = app.usage;
+  }
+  const installations = app;
+
+  /** The installation a request goes to: by the owner in its path, else by the repository id it names. */
+  const installationsFor = async (path: string): Promise<{ owner: string; candidates: string[] }> => {
+    if (!installations) throw new Error("no GitHub App");
+    const target = requestTarget(path);
+    if (target.kind === "owner") return { owner: target.owner, candidates: [target.owner] };
+    const owners = installations.owners();
+    if (target.kind === "repository") {
+      const known = installations.ownerOfRepository(target.id);
+      if (known) return { owner: known, candidates: [known] };
+      // A Link the client never saw (an ETag chain from an earlier extract): try each installation.
+      return { owner: owners[0] ?? "", candidates: owners };
+    }
+    return { owner: owners[0] ?? "", candidates: owners.slice(0, 1) };
+  };
+  let packagesWarned = false;
 
   // Outermost: one call per logical request, however many exchanges the plugins needed for it.
   octokit.hook.wrap("request", async (request, req) => {
     options.beforeRequest?.();
     usage.logical += 1;
     try {
-      return await request(req);
+      const url = octokit.request.endpoint.parse(req).url;
+      const path = url.startsWith(baseUrl) ? url.slice(baseUrl.length) : new URL(url).pathname;
+      const target = requestTarget(path);
+      if (target.kind === "owner" && target.packages && options.packagesToken) {
+        req.headers.authorization = `token ${options.packagesToken}`;
+        return await request(req);
+      }
+      if (!installations) return await request(req);
+      if (target.kind === "owner" && target.packages && !packagesWarned) {
+        packagesWarned = true;
+        log.warn(PACKAGES_WITH_APP_WARNING, { url: path });
+      }
+      const { candidates } = await installationsFor(path);
+      let lastError: unknown;
+      for (const [i, owner] of candidates.entries()) {
+        try {
+          const response = await withInstallationToken(installations, owner, request, req, scale, log);
+          for (const id of linkedRepositoryIds(response.headers.link)) installations.learnRepository(id, owner);
+          if (target.kind === "repository") installations.learnRepository(target.id, owner);
+          return response;
+        } catch (error) {
+          const headers = (error as { response?: { headers?: Record<string, string | undefined> } }).response?.headers;
+          for (const id of linkedRepositoryIds(headers?.link)) installations.learnRepository(id, owner);
+          if (statusOf(error) === 304 && target.kind === "repository") installations.learnRepository(target.id, owner);
+          lastError = error;
+          if (statusOf(error) !== 404 || i === candidates.length - 1) throw error;
+        }
+      }
+      throw lastError;
     } catch (error) {
-      const status = (error as { status?: number }).status;
+      const status = statusOf(error);
       if (status !== 304) log.debug("request failed", { method: req.method, url: req.url, status, error: (error as Error).message });
       throw error;
     }
   });
-  return { octokit, usage };
+  return { octokit, usage, app };
+}
+
+/** Said once per extract when packages would be requested with an App installation token. */
+export const PACKAGES_WITH_APP_WARNING =
+  "GitHub Apps cannot read GitHub Packages: /orgs/{org}/packages and /users/{username}/packages (and their versions) are not enabled for GitHub App installation tokens. " +
+  "Set GITHUB_PACKAGES_TOKEN to a classic personal access token with read:packages for package history, or run with --no-packages";
+
+/**
+ * Sends a request with the owner's installation token; a 401 (revoked, expired early, clock skew)
+ * mints a new token and retries once. A token younger than 5 s may not have reached every GitHub
+ * server yet (replication delay): then the retry waits a second first.
+ */
+async function withInstallationToken<O extends { method: string; url: string; headers: Record<string, string | number | undefined> }, R>(
+  installations: AppInstallations,
+  owner: string,
+  send: (options: O) => R | Promise<R>,
+  req: O,
+  scale: number,
+  log: Logger,
+): Promise<R> {
+  const { token, installation, mintedAt } = await installations.tokenFor(owner);
+  req.headers.authorization = `token ${token}`;
+  try {
+    return await send(req);
+  } catch (error) {
+    if (statusOf(error) !== 401) throw error;
+    const young = Date.now() - mintedAt < 5000;
+    const fresh = await renewAfter401(installations, installation, token);
+    log.warn("installation token rejected (401): minted a new one, retrying once", { installation_id: installation.id, account: installation.account, method: req.method, url: req.url });
+    if (young) await sleep(scale);
+    req.headers.authorization = `token ${fresh}`;
+    try {
+      return await send(req);
+    } catch (again) {
+      if (statusOf(again) === 401) (again as Error).message = `${(again as Error).message} (twice, the second time with a freshly minted installation token of installation ${installation.id} on ${installation.account})`;
+      throw again;
+    }
+  }
+}
+
+function renewAfter401(installations: AppInstallations, installation: Installation, failed: string): Promise<string> {
+  return installations.renew(installation, failed);
 }

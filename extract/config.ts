@@ -1,7 +1,18 @@
 /**
  * Extract configuration: flags and environment, validated once, with errors that name the field and
  * the accepted values. The token never appears in an error or a log line.
+ *
+ * GitHub credentials, one of:
+ * - `token` (GITHUB_TOKEN): a classic or fine-grained token, or an installation token minted elsewhere;
+ * - a GitHub App (`appId` + `appPrivateKey` or `appPrivateKeyFile`): the extractor finds the App's
+ *   installation on each owner of the scope and mints (and refreshes) installation tokens itself;
+ * - neither: unauthenticated (public data, 60 requests/h).
+ * Giving both a token and an App is refused: which one a run used would otherwise depend on which
+ * secret happened to be set. `packagesToken` (GITHUB_PACKAGES_TOKEN), when set, is used for the
+ * packages endpoints only; GitHub Apps cannot call those at all.
  */
+import { createPrivateKey } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -58,6 +69,14 @@ export const extractConfigSchema = z
     token: z.string().optional(),
     concurrency: z.number().int().min(1, { error: "--concurrency must be between 1 and 50" }).max(50, { error: "--concurrency must be between 1 and 50" }).default(8),
     stagingDir: z.string().min(1),
+    /** GitHub App ID (GITHUB_APP_ID): the numeric ID on the App's settings page. */
+    appId: z.union([z.string(), z.number()]).optional(),
+    /** The App's private key, PEM text (GITHUB_APP_PRIVATE_KEY). */
+    appPrivateKey: z.string().optional(),
+    /** Path of the App's private key file (GITHUB_APP_PRIVATE_KEY_FILE). */
+    appPrivateKeyFile: z.string().optional(),
+    /** Classic PAT with `read:packages` for the packages endpoints (GITHUB_PACKAGES_TOKEN). */
+    packagesToken: z.string().optional(),
     /** Requests slower than this are aborted and retried. */
     requestTimeoutMs: z.number({ error: "request timeout must be a number of milliseconds" }).int().positive({ error: "request timeout must be a positive number of milliseconds" }).default(30_000),
     /** Retries per request (rate limits; 5xx and transport failures), then the extract fails. */
@@ -76,7 +95,101 @@ export const extractConfigSchema = z
   .refine((c) => !c.until || !c.since || c.until >= c.since, { error: "--until must be on or after --since", path: ["until"] });
 
 export type ExtractConfigInput = z.input<typeof extractConfigSchema>;
-export type ExtractConfig = z.output<typeof extractConfigSchema>;
+/** The App credentials, checked: a numeric ID and a parsed RSA private key (PEM). */
+export interface AppCredentials {
+  appId: number;
+  privateKey: string;
+}
+export type ExtractConfig = Omit<z.output<typeof extractConfigSchema>, "appId" | "appPrivateKey" | "appPrivateKeyFile"> & {
+  /** Set when the run authenticates as a GitHub App (then `token` is unset). */
+  app: AppCredentials | undefined;
+};
+
+const KEY_HELP = "the contents of the .pem file GitHub generated for the App, starting with -----BEGIN RSA PRIVATE KEY-----";
+
+/** PEM text as it arrives from a secret store: `\\n` escapes (one-line .env files) and CRLFs become newlines. */
+function normalisePem(text: string): string {
+  return text.replace(/\\n/g, "\n").replace(/\r\n?/g, "\n").trim();
+}
+
+function checkPem(field: string, pem: string): string | undefined {
+  if (/^-----BEGIN [A-Z ]*PRIVATE KEY-----$/.test(pem)) {
+    return `${field} holds only the first line of the key: multi-line values need quoting, or put the key in a file and give GITHUB_APP_PRIVATE_KEY_FILE`;
+  }
+  if (!/^-----BEGIN (?:RSA )?PRIVATE KEY-----\n[\s\S]+\n-----END (?:RSA )?PRIVATE KEY-----$/.test(pem)) {
+    return `${field} is not a PEM private key: expected ${KEY_HELP}`;
+  }
+  try {
+    const key = createPrivateKey(pem);
+    if (key.asymmetricKeyType !== "rsa") return `${field} is a ${key.asymmetricKeyType ?? "non-RSA"} key; GitHub App keys are RSA (${KEY_HELP})`;
+  } catch {
+    // The parser's message may quote the key: never repeat it.
+    return `${field} is not a readable PEM private key (corrupted, truncated or encrypted): expected ${KEY_HELP}`;
+  }
+  return undefined;
+}
+
+/**
+ * Checks the GitHub credentials of a configuration and reads the App's key file. Errors name the field
+ * and the environment variable, never the value of a secret.
+ */
+export function resolveGitHubAuth(input: { token?: string | undefined; appId?: string | number | undefined; appPrivateKey?: string | undefined; appPrivateKeyFile?: string | undefined }): {
+  app: AppCredentials | undefined;
+  issues: { field: string; message: string }[];
+} {
+  const issues: { field: string; message: string }[] = [];
+  const rawId = typeof input.appId === "string" ? input.appId.trim() : input.appId;
+  const hasId = rawId !== undefined && rawId !== "";
+  const keyText = input.appPrivateKey !== undefined && input.appPrivateKey.trim() !== "" ? input.appPrivateKey : undefined;
+  const keyFile = input.appPrivateKeyFile !== undefined && input.appPrivateKeyFile.trim() !== "" ? input.appPrivateKeyFile.trim() : undefined;
+  if (!hasId && keyText === undefined && keyFile === undefined) return { app: undefined, issues };
+
+  let appId: number | undefined;
+  if (!hasId) {
+    issues.push({ field: "appId", message: "GITHUB_APP_ID is required with GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_FILE: the App's numeric ID from its settings page" });
+  } else if (typeof rawId === "number" ? Number.isSafeInteger(rawId) && rawId > 0 : /^\d{1,15}$/.test(rawId) && Number(rawId) > 0) {
+    appId = Number(rawId);
+  } else {
+    const shown = String(rawId).slice(0, 40);
+    issues.push({
+      field: "appId",
+      message: `GITHUB_APP_ID must be the App's numeric ID (the "App ID" on the App's settings page, e.g. 123456), got ${JSON.stringify(shown)}${/^Iv\d/.test(shown) ? " (a Client ID: use the App ID)" : ""}`,
+    });
+  }
+
+  let privateKey: string | undefined;
+  if (keyText !== undefined && keyFile !== undefined) {
+    issues.push({ field: "appPrivateKeyFile", message: "give the App's private key once: GITHUB_APP_PRIVATE_KEY (PEM text) or GITHUB_APP_PRIVATE_KEY_FILE (path of the .pem file), not both" });
+  } else if (keyText !== undefined) {
+    const pem = normalisePem(keyText);
+    const problem = checkPem("GITHUB_APP_PRIVATE_KEY", pem);
+    if (problem) issues.push({ field: "appPrivateKey", message: problem });
+    else privateKey = pem;
+  } else if (keyFile !== undefined) {
+    let text: string | undefined;
+    try {
+      text = readFileSync(keyFile, "utf8");
+    } catch (error) {
+      issues.push({ field: "appPrivateKeyFile", message: `GITHUB_APP_PRIVATE_KEY_FILE cannot be read: ${keyFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` });
+    }
+    if (text !== undefined) {
+      const pem = normalisePem(text);
+      const problem = checkPem(`GITHUB_APP_PRIVATE_KEY_FILE (${keyFile})`, pem);
+      if (problem) issues.push({ field: "appPrivateKeyFile", message: problem });
+      else privateKey = pem;
+    }
+  } else {
+    issues.push({ field: "appPrivateKey", message: "GITHUB_APP_ID is set but the App's private key is not: give GITHUB_APP_PRIVATE_KEY (PEM text) or GITHUB_APP_PRIVATE_KEY_FILE (path of the .pem file)" });
+  }
+
+  if (input.token !== undefined && input.token !== "") {
+    issues.push({
+      field: "token",
+      message: "both GITHUB_TOKEN and a GitHub App (GITHUB_APP_ID) are set: give one. With the App the extractor mints and refreshes its own installation tokens; unset GITHUB_TOKEN (or unset the GITHUB_APP_* variables to use the token)",
+    });
+  }
+  return issues.length === 0 && appId !== undefined && privateKey !== undefined ? { app: { appId, privateKey }, issues } : { app: undefined, issues };
+}
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -87,10 +200,12 @@ export class ConfigError extends Error {
 
 export function parseExtractConfig(input: ExtractConfigInput): ExtractConfig {
   const result = extractConfigSchema.safeParse(input);
-  if (result.success) return result.data;
-  throw new ConfigError(
-    result.error.issues.map((i) => ({ field: i.path.length ? i.path.join(".") : "config", message: i.message })),
-  );
+  const issues = result.success ? [] : result.error.issues.map((i) => ({ field: i.path.length ? i.path.join(".") : "config", message: i.message }));
+  const auth = resolveGitHubAuth(input);
+  issues.push(...auth.issues);
+  if (!result.success || issues.length > 0) throw new ConfigError(issues);
+  const { appId: _appId, appPrivateKey: _key, appPrivateKeyFile: _file, ...config } = result.data;
+  return { ...config, app: auth.app };
 }
 
 /** The extract window as instants: since 00:00 UTC up to the end of --until (or now), capped at now. */

@@ -59,9 +59,20 @@ interface ScopeFlags {
 function extractInput(flags: ScopeFlags): ExtractConfigInput {
   const env = githubEnv();
   return {
+/** GitHub App and packages credentials: from the environment only, like GITHUB_TOKEN (checked in extract/config.ts). */
+function githubAppEnv(env: NodeJS.ProcessEnv = process.env) {
+  return {
+    appId: env.GITHUB_APP_ID?.trim() || undefined,
+    appPrivateKey: env.GITHUB_APP_PRIVATE_KEY || undefined,
+    appPrivateKeyFile: env.GITHUB_APP_PRIVATE_KEY_FILE?.trim() || undefined,
+    packagesToken: env.GITHUB_PACKAGES_TOKEN?.trim() || undefined,
+  };
+}
+
     repos: flags.repo,
     orgs: flags.org,
     users: flags.user,
+    ...githubAppEnv(),
     ...(flags.since ? { since: flags.since } : {}),
     ...(flags.until ? { until: flags.until } : {}),
     lookbackDays: flags.lookbackDays,
@@ -117,7 +128,7 @@ export function buildProgram(log: Logger): Command {
     .exitOverride()
     .addHelpText(
       "after",
-      `\nEnvironment:\n  GITHUB_API_URL  REST API base URL (default https://api.github.com; GHES: https://HOST/api/v3)\n  GITHUB_TOKEN    token for the API (never logged)\n  LOG_LEVEL       debug | info | warn | error (default info)\n${examples([
+      `\nEnvironment:\n  GITHUB_API_URL  REST API base URL (default https://api.github.com; GHES: https://HOST/api/v3)\n  GITHUB_TOKEN    token for the API (never logged)\n  GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_FILE\n                  authenticate as a GitHub App instead (installation tokens minted and refreshed per owner)\n  GITHUB_PACKAGES_TOKEN  classic PAT with read:packages for package history (GitHub Apps cannot read packages)\n  LOG_LEVEL       debug | info | warn | error (default info)\n${examples([
         "npm run demo",
         "GITHUB_TOKEN=... actions-warehouse pipeline --org acme --since 2026-11-01 --warehouse duckdb --duckdb-path .warehouse/acme.duckdb",
       ])}`,
@@ -135,6 +146,8 @@ export function buildProgram(log: Logger): Command {
   warehouseOptions(program.command("load").description("load every staged batch not loaded yet (idempotent)"))
     .option("--staging-dir <dir>", "staging folder to load from", defaults.stagingDir)
     .addHelpText("after", examples(["actions-warehouse load --duckdb-path .warehouse/warehouse.duckdb"]))
+      if (result.auth) console.log(`GitHub App: ${result.auth.installations} installation(s), ${result.auth.tokensMinted} token(s) minted, ${result.auth.requests} auth requests (not counted above)`);
+      if (result.packagesSkipped.length) console.log(`packages skipped for ${result.packagesSkipped.join(", ")}: GitHub Apps cannot read packages; set GITHUB_PACKAGES_TOKEN`);
     .action(async (flags: BigQueryFlags & { stagingDir: string; duckdbPath: string; warehouse: string }) => {
       if (flags.warehouse === "bigquery") return bigQueryLoadCommand(flags, log);
       const result = await loadIntoDuckDb({ duckdbPath: flags.duckdbPath, stagingDir: flags.stagingDir, log });

@@ -6,12 +6,20 @@
  *
  * Plain `fetch` rather than the extract's Octokit client: doctor must see raw statuses and headers
  * (`x-oauth-scopes`, 401 vs 403) without retries or throttling hiding them, and it makes three requests.
+ *
+ * With GitHub App credentials it checks instead that GitHub accepts the App's JWT, finds the App's
+ * installation on each owner of the scope, mints an installation token for each and lists which
+ * endpoints the extract needs that token can reach: repositories, workflows, runs list, jobs and
+ * packages (never reachable for an App: the check names the credential that works).
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
+import { createAppAuth } from "@octokit/auth-app";
 import { datasets } from "../load/datasets.js";
 import { redact, registerSecret } from "../log/logger.js";
+import { registerPrivateKey } from "../extract/app-auth.js";
+import { resolveGitHubAuth } from "../extract/config.js";
 
 export type CheckStatus = "ok" | "warn" | "fail" | "skip";
 
@@ -35,6 +43,12 @@ export interface DoctorOptions {
   gcp?: () => Promise<CheckResult[]>;
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /** GitHub App credentials (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_FILE), checked like the extract's. */
+  app?: { appId?: string | number; privateKey?: string; privateKeyFile?: string };
+  /** GITHUB_PACKAGES_TOKEN: with an App, the credential the packages endpoints need. */
+  packagesToken?: string;
+  /** The extract's scope: with an App, doctor checks the installation on each owner. */
+  scope?: { repos?: string[]; orgs?: string[]; users?: string[] };
 }
 
 /** Scopes of a classic token, from GitHub's `x-oauth-scopes` header (absent for fine-grained and App tokens). */
@@ -111,6 +125,178 @@ async function githubChecks(options: DoctorOptions): Promise<CheckResult[]> {
   return results;
 }
 
+const PACKAGES_FOR_APPS =
+  "GitHub Apps cannot use the packages API: set GITHUB_PACKAGES_TOKEN to a classic personal access token with read:packages, or run with --no-packages";
+
+async function bodyOf(response: Response): Promise<Record<string, unknown>> {
+  const body: unknown = await response.json().catch(() => ({}));
+  return typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : { items: body };
+}
+
+/** GitHub App checks: JWT accepted, one installation per owner of the scope, endpoints its token reaches. */
+async function appChecks(options: DoctorOptions): Promise<CheckResult[]> {
+  const input = options.app ?? {};
+  const resolved = resolveGitHubAuth({ token: options.token, appId: input.appId, appPrivateKey: input.privateKey, appPrivateKeyFile: input.privateKeyFile });
+  if (!resolved.app) {
+    return [{ check: "GitHub App", status: "fail", detail: resolved.issues.map((i) => `${i.field}: ${i.message}`).join("; ") }];
+  }
+  const app = resolved.app;
+  registerPrivateKey(app.privateKey);
+  registerSecret(options.packagesToken);
+  const doFetch = options.fetch ?? fetch;
+  const base = options.apiUrl.replace(/\/+$/, "");
+  const call = (path: string, credential: string, method = "GET") =>
+    doFetch(`${base}${path}`, {
+      method,
+      headers: { accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28", "user-agent": "actions-warehouse-doctor", authorization: `Bearer ${credential}` },
+      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+  // auth-app signs the JWT (no request is made for it).
+  const jwt = (await createAppAuth({ appId: app.appId, privateKey: app.privateKey })({ type: "app" })).token;
+  registerSecret(jwt);
+
+  const results: CheckResult[] = [];
+  let appResponse: Response;
+  try {
+    appResponse = await call("/app", jwt);
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    return [
+      { check: "GitHub API reachable", status: "fail", detail: `${base}: ${cause?.code ?? cause?.message ?? (error as Error).message} (check GITHUB_API_URL, proxy and firewall)` },
+      { check: "App JWT", status: "skip", detail: "API not reachable" },
+    ];
+  }
+  results.push({ check: "GitHub API reachable", status: "ok", detail: `${base} answers` });
+  const appBody = await bodyOf(appResponse);
+  if (appResponse.status !== 200) {
+    results.push({
+      check: "App JWT",
+      status: "fail",
+      detail: `rejected (${appResponse.status} ${String(appBody.message ?? "")}): GITHUB_APP_ID ${app.appId} and the private key must belong to the same App, and this machine's clock must be right`,
+    });
+    return results;
+  }
+  results.push({ check: "App JWT", status: "ok", detail: `accepted: App ${String(appBody.slug ?? appBody.name ?? "?")} (ID ${app.appId})` });
+
+  const scope = { repos: options.scope?.repos ?? [], orgs: options.scope?.orgs ?? [], users: options.scope?.users ?? [] };
+  const owners: { login: string; kind: "orgs" | "users" | "repo"; repo?: string }[] = [
+    ...scope.orgs.map((login) => ({ login, kind: "orgs" as const })),
+    ...scope.users.map((login) => ({ login, kind: "users" as const })),
+  ];
+  for (const repo of scope.repos) {
+    const login = repo.split("/")[0] ?? repo;
+    if (!owners.some((o) => o.login.toLowerCase() === login.toLowerCase())) owners.push({ login, kind: "repo", repo });
+  }
+  if (owners.length === 0) {
+    results.push({ check: "App installations", status: "warn", detail: "no scope given: pass the extract's --repo, --org or --user to check the App's installation on each owner" });
+    return results;
+  }
+
+  let rateToken: string | undefined;
+  for (const owner of owners) {
+    const lookup = owner.kind === "repo" ? `/repos/${owner.repo}/installation` : `/${owner.kind}/${owner.login}/installation`;
+    const found = await call(lookup, jwt);
+    const installation = await bodyOf(found);
+    if (found.status !== 200 || typeof installation.id !== "number") {
+      results.push({
+        check: `installation on ${owner.login}`,
+        status: "fail",
+        detail: found.status === 404 ? `the App is not installed on ${owner.login} (GET ${lookup} answered 404): install it, or remove ${owner.login} from the scope` : `GET ${lookup} answered ${found.status} ${String(installation.message ?? "")}`,
+      });
+      continue;
+    }
+    const minted = await call(`/app/installations/${installation.id}/access_tokens`, jwt, "POST");
+    const tokenBody = await bodyOf(minted);
+    if (minted.status !== 201 || typeof tokenBody.token !== "string") {
+      results.push({ check: `installation on ${owner.login}`, status: "fail", detail: `installation ${installation.id} found, but minting a token answered ${minted.status} ${String(tokenBody.message ?? "")}` });
+      continue;
+    }
+    const token = tokenBody.token;
+    registerSecret(token);
+    rateToken ??= token;
+    results.push({
+      check: `installation on ${owner.login}`,
+      status: "ok",
+      detail: `installation ${installation.id} (${String(installation.repository_selection ?? "?")} repositories); token minted, expires ${String(tokenBody.expires_at ?? "?")}`,
+    });
+    results.push(await endpointCheck(owner, token, call, options.packagesToken));
+  }
+
+  if (rateToken) {
+    const limit = await call("/rate_limit", rateToken).catch(() => undefined);
+    const core = limit?.ok ? ((await limit.json().catch(() => undefined)) as RateLimitBody | undefined)?.resources?.core : undefined;
+    if (core?.remaining !== undefined) {
+      const reset = core.reset ? new Date(core.reset * 1000).toISOString().replace(".000Z", "Z") : "?";
+      results.push({ check: "rate limit", status: core.remaining === 0 ? "fail" : core.remaining < (core.limit ?? 0) * 0.1 ? "warn" : "ok", detail: `${core.remaining} of ${core.limit ?? "?"} requests left until ${reset} (per installation)` });
+    }
+  }
+  return results;
+}
+
+/** Which endpoints of the extract an installation token reaches, on one owner. */
+async function endpointCheck(
+  owner: { login: string; kind: "orgs" | "users" | "repo"; repo?: string },
+  token: string,
+  call: (path: string, credential: string) => Promise<Response>,
+  packagesToken: string | undefined,
+): Promise<CheckResult> {
+  const reachable: string[] = [];
+  const unreachable: string[] = [];
+  const probe = async (name: string, path: string, credential = token): Promise<Record<string, unknown> | undefined> => {
+    const response = await call(path, credential).catch((error: unknown) => error as Error);
+    if (response instanceof Error) {
+      unreachable.push(`${name} (${response.message})`);
+      return undefined;
+    }
+    const body = await bodyOf(response);
+    if (response.ok) {
+      reachable.push(name);
+      return body;
+    }
+    unreachable.push(`${name} (${response.status} ${String(body.message ?? "")})`);
+    return undefined;
+  };
+  let repo = owner.repo;
+  if (!repo) {
+    const listed = await probe("repositories", `/${owner.kind}/${owner.login}/repos?per_page=1`);
+    const first = Array.isArray(listed?.items) ? (listed.items[0] as { full_name?: string } | undefined) : undefined;
+    repo = first?.full_name;
+  }
+  if (repo) {
+    await probe("workflows", `/repos/${repo}/actions/workflows?per_page=1`);
+    const runs = await probe("runs list", `/repos/${repo}/actions/runs?per_page=1`);
+    const run = Array.isArray(runs?.workflow_runs) ? (runs.workflow_runs[0] as { id?: number } | undefined) : undefined;
+    if (run?.id !== undefined) await probe("jobs", `/repos/${repo}/actions/runs/${run.id}/jobs?per_page=1`);
+    else unreachable.push("jobs (not checked: no runs listed)");
+  }
+  const actionsFailed = unreachable.length > 0 || !repo;
+  let packages = "";
+  let packagesOk = true;
+  if (owner.kind !== "repo") {
+    const path = `/${owner.kind}/${owner.login}/packages?package_type=container&per_page=1`;
+    const withApp = await call(path, token).catch(() => undefined);
+    const appAnswer = withApp ? `${withApp.status} ${String((await bodyOf(withApp)).message ?? "")}`.trim() : "no answer";
+    if (withApp?.ok) {
+      reachable.push("packages");
+    } else if (packagesToken) {
+      const withPat = await call(path, packagesToken).catch(() => undefined);
+      packagesOk = withPat?.ok === true;
+      packages = packagesOk
+        ? `; packages: not with the App (${appAnswer}), reachable with GITHUB_PACKAGES_TOKEN`
+        : `; packages: not with the App (${appAnswer}), nor with GITHUB_PACKAGES_TOKEN (${withPat ? withPat.status : "no answer"}): it must be a classic personal access token with read:packages`;
+    } else {
+      packagesOk = false;
+      packages = `; packages: unreachable (${appAnswer}): ${PACKAGES_FOR_APPS}`;
+    }
+  }
+  const where = repo ? ` (${repo})` : "";
+  return {
+    check: `endpoints for ${owner.login}`,
+    status: actionsFailed ? "fail" : packagesOk ? "ok" : "warn",
+    detail: `installation token reaches: ${reachable.length ? reachable.join(", ") : "nothing"}${where}${unreachable.length ? `; does not reach: ${unreachable.join(", ")}` : ""}${!repo ? "; no repository to check" : ""}${packages}`,
+  };
+}
+
 function stagingCheck(dir: string): CheckResult {
   const check = "staging folder";
   try {
@@ -160,9 +346,12 @@ async function warehouseCheck(path: string): Promise<CheckResult> {
   }
 }
 
+const usesApp = (options: DoctorOptions): boolean => [options.app?.appId, options.app?.privateKey, options.app?.privateKeyFile].some((v) => v !== undefined && v !== "");
+
 export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> {
   registerSecret(options.token);
-  const results = [...(await githubChecks(options)), stagingCheck(options.stagingDir)];
+  const github = usesApp(options) ? await appChecks(options) : await githubChecks(options);
+  const results = [...github, stagingCheck(options.stagingDir)];
   if (options.warehouse === undefined || options.warehouse === "duckdb") results.push(await warehouseCheck(options.duckdbPath));
   if (options.gcp) results.push(...(await options.gcp()));
   else {

@@ -7,5 +7,5 @@ export type {
   Dataset, DatasetOptions, Landmarks, RunConclusion, RunnerKind, SimAccount, SimJob, SimJobTemplate, SimPackage, SimPackageVersion, SimPullRequestRef, SimRepo,
   SimRun, SimRunAttempt, SimStep, SimWorkflow,
 } from "./dataset.js";
-export { parseCreated, startSimulator } from "./server.js";
-export type { CreatedRange, FaultHook, Reply, RequestContext, Simulator, SimulatorOptions, SimulatorStats } from "./server.js";
+export { operationsDisabledForApps, parseCreated, startSimulator, verifyAppJwt } from "./server.js";
+export type { CreatedRange, FaultHook, Reply, RequestContext, Simulator, SimulatorApp, SimulatorOptions, SimulatorStats } from "./server.js";

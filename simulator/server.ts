@@ -7,8 +7,17 @@
  * auth → route → primary rate limit → handler → ETag/304 → headers → send.
  *
  * Repo-scoped Link headers use `/repositories/{id}/...` as GitHub does; those paths are served too.
+ *
+ * Credentials: none (open), a static token (`token`), and/or a GitHub App (`app`). With an App the
+ * simulator verifies the App's JWT (RS256 with the App's public key, `iss` = App ID, at most 10 minutes
+ * between `iat` and `exp`), serves the installation lookups and mints installation tokens that expire
+ * after `tokenTtlMs`, reach only their installation's account (other accounts 404, like GitHub) and get
+ * 403 "Resource not accessible by integration" on every operation GitHub's OpenAPI description marks
+ * `x-github.enabledForGitHubApps: false` (the packages endpoints, `/user`, ...).
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, createPublicKey, randomBytes, randomUUID, verify, type KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { FaultAction } from "./faults.js";
@@ -59,6 +68,20 @@ export interface SimulatorOptions {
   htmlBaseUrl?: string;
   /** Fault injection hook (see `FaultHook`). */
   faults?: FaultHook;
+  /** A GitHub App and its installations (see the module comment). Works beside `token`. */
+  app?: SimulatorApp;
+}
+
+export interface SimulatorApp {
+  id: number;
+  /** PEM of the public half of the App's key: JWTs are verified with it. */
+  publicKeyPem: string;
+  /** Lifetime of installation tokens; GitHub's is one hour (the default). */
+  tokenTtlMs?: number;
+  /** One installation per account (organisation or user login). */
+  installations: { id: number; account: string }[];
+  /** Default `actions-warehouse`. */
+  slug?: string;
 }
 
 export interface Simulator {
@@ -73,10 +96,67 @@ export interface Simulator {
   addRun(opts: Parameters<typeof addRunToDataset>[1]): SimRun;
   /** Resets the primary rate limit window (full remaining). */
   resetRateLimit(): void;
+  /** Revokes every installation token issued so far (they answer 401 from now on); returns how many. */
+  revokeInstallationTokens(): number;
 }
 
 const DOCS = "https://docs.github.com/rest";
 const notFound = (): Reply => ({ status: 404, body: { message: "Not Found", documentation_url: DOCS } });
+
+// ---------------------------------------------------------------- GitHub App support
+
+let disabledForApps: Set<string> | undefined;
+/**
+ * `METHOD /path/{template}` of every operation GitHub's OpenAPI description marks as not enabled for
+ * GitHub Apps. Read once from `@octokit/openapi` (a dev dependency: only App mode needs it).
+ */
+export function operationsDisabledForApps(): Set<string> {
+  if (disabledForApps) return disabledForApps;
+  let path: string;
+  try {
+    path = createRequire(import.meta.url).resolve("@octokit/openapi/generated/api.github.com.json");
+  } catch {
+    throw new Error("the simulator's GitHub App mode reads GitHub's OpenAPI description from @octokit/openapi (a dev dependency): run npm install");
+  }
+  const spec = JSON.parse(readFileSync(path, "utf8")) as { paths: Record<string, Record<string, unknown>> };
+  const out = new Set<string>();
+  for (const [template, operations] of Object.entries(spec.paths)) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const xGithub = (operation as { "x-github"?: { enabledForGitHubApps?: boolean } } | null)?.["x-github"];
+      if (xGithub?.enabledForGitHubApps === false) out.add(`${method.toUpperCase()} ${template}`);
+    }
+  }
+  disabledForApps = out;
+  return out;
+}
+
+const JWT_DECODE = "A JSON web token could not be decoded";
+const JWT_IAT = "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued";
+const JWT_EXP = "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires";
+const JWT_EXP_FAR = "'Expiration time' claim ('exp') is too far in the future";
+
+/** GitHub's checks of an App JWT: RS256 signature by the App's key, `iss`, `iat`, `exp` (10 minutes at most). */
+export function verifyAppJwt(jwt: string, appId: number, publicKey: KeyObject, nowSeconds = Math.floor(Date.now() / 1000)): string | null {
+  const [head = "", body = "", signature = ""] = jwt.split(".");
+  let header: { alg?: unknown };
+  let claims: { iss?: unknown; iat?: unknown; exp?: unknown };
+  try {
+    header = JSON.parse(Buffer.from(head, "base64url").toString("utf8")) as { alg?: unknown };
+    claims = JSON.parse(Buffer.from(body, "base64url").toString("utf8")) as typeof claims;
+  } catch {
+    return JWT_DECODE;
+  }
+  if (header.alg !== "RS256" || !verify("RSA-SHA256", Buffer.from(`${head}.${body}`), publicKey, Buffer.from(signature, "base64url"))) return JWT_DECODE;
+  if (String(claims.iss) !== String(appId)) return JWT_DECODE;
+  const { iat, exp } = claims;
+  // GitHub allows for a little clock drift on iat (auth-app backdates it by 30 s, others by 60).
+  if (typeof iat !== "number" || !Number.isInteger(iat) || iat > nowSeconds + 60) return JWT_IAT;
+  if (typeof exp !== "number" || exp <= nowSeconds) return JWT_EXP;
+  if (exp - iat > 600 || exp > nowSeconds + 600) return JWT_EXP_FAR;
+  return null;
+}
+
+const looksLikeJwt = (credential: string): boolean => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(credential);
 const PACKAGE_TYPES = ["npm", "maven", "rubygems", "docker", "nuget", "container"];
 
 // ---------------------------------------------------------------- created filter
@@ -139,6 +219,8 @@ interface Route {
   handler: (p: Record<string, string>, q: URLSearchParams, ctx: RequestContext) => Reply;
   /** Counts against the primary rate limit (default true). */
   free?: boolean;
+  /** Authenticated with the App's JWT (the /app routes and the installation lookups), not a token. */
+  appAuth?: boolean;
 }
 
 function pageParams(q: URLSearchParams): { page: number; perPage: number } {
@@ -408,13 +490,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   };
 
   const routes: Route[] = [];
-  const add = (method: string, pattern: string, handler: Route["handler"], free = false): void => {
+  const add = (method: string, pattern: string, handler: Route["handler"], free = false, appAuth = false): void => {
     const keys: string[] = [];
     const re = new RegExp(`^${pattern.replace(/\{(\w+)\}/g, (_m, k: string) => {
       keys.push(k);
       return "([^/]+)";
     })}/?$`);
-    routes.push({ method, pattern, re, keys, handler, free });
+    routes.push({ method, pattern, re, keys, handler, free, appAuth });
   };
   add("GET", "/", () => {
     const b = base;
@@ -520,6 +602,90 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   add("GET", "/orgs/{org}/packages/{package_type}/{package_name}/versions", (p, q, ctx) => listVersions(p.org ?? "", p, q, ctx));
   add("GET", "/users/{username}/packages/{package_type}/{package_name}/versions", (p, q, ctx) => listVersions(p.username ?? "", p, q, ctx));
 
+  // ------------------------------------------------------------ GitHub App
+  const app = options.app;
+  const appKey = app ? createPublicKey(app.publicKeyPem) : undefined;
+  const appDisabled = app ? operationsDisabledForApps() : new Set<string>();
+  const appSlug = app?.slug ?? "actions-warehouse";
+  const tokenTtlMs = app?.tokenTtlMs ?? 3600_000;
+  /** Installation tokens issued: token → installation, expiry (epoch ms), revoked. */
+  const issued = new Map<string, { installation: { id: number; account: string }; expiresAt: number; revoked: boolean }>();
+  const appPermissions = { actions: "read", metadata: "read", packages: "read" } as const;
+  const installationOf = (login: string) => app?.installations.find((i) => i.account.toLowerCase() === login.toLowerCase());
+  const installationJson = (inst: { id: number; account: string }): Record<string, unknown> => {
+    const account = userJson(inst.account);
+    const org = account.type === "Organization";
+    return {
+      id: inst.id, client_id: `Iv23li${String(app?.id ?? 0).padStart(14, "0")}`, account, repository_selection: "all",
+      access_tokens_url: `${base}/app/installations/${inst.id}/access_tokens`, repositories_url: `${base}/installation/repositories`,
+      html_url: org ? `${htmlBase}/organizations/${encodeURIComponent(String(account.login))}/settings/installations/${inst.id}` : `${htmlBase}/settings/installations/${inst.id}`,
+      app_id: app?.id ?? 0, app_slug: appSlug, target_id: account.id, target_type: account.type, permissions: appPermissions,
+      events: ["workflow_run", "workflow_job", "registry_package"], created_at: "2025-01-06T09:00:00Z", updated_at: "2025-01-06T09:00:00Z",
+      single_file_name: null, has_multiple_single_files: false, single_file_paths: [], suspended_by: null, suspended_at: null,
+    };
+  };
+  if (app) {
+    add("GET", "/app", () => ({
+      status: 200,
+      body: {
+        id: app.id, slug: appSlug, node_id: `A_kwDO${app.id.toString(36)}`, client_id: `Iv23li${String(app.id).padStart(14, "0")}`, owner: userJson(ds.org.login),
+        name: appSlug, description: "Reads GitHub Actions and Packages history into the warehouse", external_url: "https://example.com/actions-warehouse",
+        html_url: `${htmlBase}/apps/${appSlug}`, created_at: "2025-01-06T09:00:00Z", updated_at: "2025-01-06T09:00:00Z",
+        permissions: appPermissions, events: ["workflow_run", "workflow_job", "registry_package"], installations_count: app.installations.length,
+      },
+    }), true, true);
+    add("GET", "/repos/{owner}/{repo}/installation", (p) => {
+      const ix = repoIx(p);
+      const inst = ix ? installationOf(ix.repo.owner) : undefined;
+      return inst ? { status: 200, body: installationJson(inst) } : notFound();
+    }, true, true);
+    add("GET", "/orgs/{org}/installation", (p) => {
+      const acct = accounts.get((p.org ?? "").toLowerCase());
+      const inst = acct?.type === "Organization" ? installationOf(acct.login) : undefined;
+      return inst ? { status: 200, body: installationJson(inst) } : notFound();
+    }, true, true);
+    add("GET", "/users/{username}/installation", (p) => {
+      const inst = installationOf(p.username ?? "");
+      return inst ? { status: 200, body: installationJson(inst) } : notFound();
+    }, true, true);
+    add("POST", "/app/installations/{installation_id}/access_tokens", (p) => {
+      const inst = app.installations.find((i) => String(i.id) === p.installation_id);
+      if (!inst) return notFound();
+      const token = `ghs_${randomBytes(27).toString("base64url").replace(/[-_]/g, "0").slice(0, 36)}`;
+      const expiresAt = Date.now() + tokenTtlMs;
+      issued.set(token, { installation: inst, expiresAt, revoked: false });
+      // GitHub sends whole seconds; sub-second lifetimes (tests) keep their milliseconds.
+      const iso = new Date(expiresAt).toISOString();
+      const expires = tokenTtlMs % 1000 === 0 ? iso.replace(/\.\d{3}Z$/, "Z") : iso;
+      return { status: 201, body: { token, expires_at: expires, permissions: appPermissions, repository_selection: "all" } };
+    }, true, true);
+  }
+
+  /** The answer to a request's credentials, or undefined to go on (app mode; see `authorize`). */
+  const appAuthorize = (route: Route | undefined, params: Record<string, string>, credential: string | undefined, method: string): Reply | undefined => {
+    const unauthorized = (message: string): Reply => ({ status: 401, body: { message, documentation_url: DOCS } });
+    if (credential === undefined) return unauthorized("Requires authentication");
+    if (looksLikeJwt(credential) && appKey && app) {
+      const problem = verifyAppJwt(credential, app.id, appKey);
+      if (problem) return unauthorized(problem);
+      // The App itself (not an installation) can only call the App endpoints.
+      if (route && !route.appAuth) return { status: 403, body: { message: "Resource not accessible by integration", documentation_url: DOCS } };
+      return undefined;
+    }
+    const isStatic = options.token !== undefined && credential === options.token;
+    const token = issued.get(credential);
+    if (!isStatic && !token) return unauthorized("Bad credentials");
+    if (route?.appAuth) return unauthorized(JWT_DECODE);
+    if (!token) return undefined;
+    if (token.revoked || Date.now() >= token.expiresAt) return unauthorized("Bad credentials");
+    if (route && appDisabled.has(`${method} ${route.pattern}`)) {
+      return { status: 403, body: { message: "Resource not accessible by integration", documentation_url: DOCS } };
+    }
+    const account = params.owner ?? params.org ?? params.username;
+    if (account !== undefined && account.toLowerCase() !== token.installation.account.toLowerCase()) return notFound();
+    return undefined;
+  };
+
   // ------------------------------------------------------------ pipeline
   const rateHeaders = (): Record<string, string> => {
     const now = Math.floor(Date.now() / 1000);
@@ -579,7 +745,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     if (action?.kind === "delay") await sleep(action.ms);
     if (action?.kind === "before") action.run();
     let costly = false;
-    if (!reply && options.token !== undefined) {
+    if (!reply && options.app) {
+      const credential = /^(?:token|bearer)\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1];
+      reply = appAuthorize(match?.route, match?.params ?? {}, credential, method);
+    } else if (!reply && options.token !== undefined) {
       const auth = req.headers.authorization ?? "";
       const m = /^(?:token|bearer)\s+(.+)$/i.exec(auth);
       if (!m || m[1] !== options.token) reply = { status: 401, body: { message: "Bad credentials", documentation_url: DOCS } };
@@ -673,6 +842,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     resetRateLimit: () => {
       used = 0;
       resetAt = Math.floor(Date.now() / 1000) + 3600;
+    },
+    revokeInstallationTokens: () => {
+      let n = 0;
+      for (const t of issued.values())
+        if (!t.revoked) {
+          t.revoked = true;
+          n += 1;
+        }
+      return n;
     },
   };
 }

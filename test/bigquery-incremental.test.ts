@@ -68,11 +68,11 @@ describe("hourly ticks on BigQuery without --since", () => {
   });
 
   it("the first tick needs --since; with it, every run attempt, job and step lands once", async () => {
-    expect(await tick(0)).toBe(1);
+    expect(await tick(0)).toBe(3); // a configuration error: exit code 3
     expect(stderr).toMatch(/--since is required: the warehouse holds no completed extract/);
     // The days the default 30-day lookback will re-list, so the next tick finds an ETag for each page.
     const since = new Date(Date.now() - 30 * DAY).toISOString().slice(0, 10);
-    expect(await tick(1, "--since", since)).toBe(0);
+    expect(await tick(1, "--since", since), stderr.slice(-3000)).toBe(0);
     const truth = counts(dataset, runsInWindow(dataset, `${since}T00:00:00Z`, "9999-12-31T00:00:00Z"));
     expect(keyed("workflow_runs")).toEqual({ rows: truth.attempts, keys: truth.attempts });
     expect(keyed("workflow_jobs")).toEqual({ rows: truth.jobs, keys: truth.jobs });
@@ -82,7 +82,7 @@ describe("hourly ticks on BigQuery without --since", () => {
   it("an unchanged hour spends no rate limit: every list page answers 304 to the ETag read from BigQuery", async () => {
     simulator.resetStats();
     stderr = "";
-    expect(await tick(2)).toBe(0);
+    expect(await tick(2), stderr.slice(-3000)).toBe(0);
     const stats = simulator.stats();
     expect(stats.requests).toBeGreaterThan(0);
     expect(stats.costly).toBe(0);
@@ -98,7 +98,7 @@ describe("hourly ticks on BigQuery without --since", () => {
     simulator.rerun(rerun.id);
     const added = simulator.addRun({ repo: rerun.repo });
     simulator.resetStats();
-    expect(await tick(3)).toBe(0);
+    expect(await tick(3), stderr.slice(-3000)).toBe(0);
     const stats = simulator.stats();
     // 2 changed day pages (the re-run's day, the new run's day) + attempt 1 of the re-run + jobs of both runs.
     expect(stats.costly).toBe(5);
