@@ -67,8 +67,6 @@ export const extractConfigSchema = z
     packages: z.boolean().default(true),
     apiUrl: z.url({ error: "GITHUB_API_URL must be an http(s) URL, e.g. https://api.github.com or https://ghes.example.com/api/v3" }).default("https://api.github.com"),
     token: z.string().optional(),
-    concurrency: z.number().int().min(1, { error: "--concurrency must be between 1 and 50" }).max(50, { error: "--concurrency must be between 1 and 50" }).default(8),
-    stagingDir: z.string().min(1),
     /** GitHub App ID (GITHUB_APP_ID): the numeric ID on the App's settings page. */
     appId: z.union([z.string(), z.number()]).optional(),
     /** The App's private key, PEM text (GITHUB_APP_PRIVATE_KEY). */
@@ -77,6 +75,8 @@ export const extractConfigSchema = z
     appPrivateKeyFile: z.string().optional(),
     /** Classic PAT with `read:packages` for the packages endpoints (GITHUB_PACKAGES_TOKEN). */
     packagesToken: z.string().optional(),
+    concurrency: z.number().int().min(1, { error: "--concurrency must be between 1 and 50" }).max(50, { error: "--concurrency must be between 1 and 50" }).default(8),
+    stagingDir: z.string().min(1),
     /** Requests slower than this are aborted and retried. */
     requestTimeoutMs: z.number({ error: "request timeout must be a number of milliseconds" }).int().positive({ error: "request timeout must be a positive number of milliseconds" }).default(30_000),
     /** Retries per request (rate limits; 5xx and transport failures), then the extract fails. */

@@ -56,9 +56,6 @@ interface ScopeFlags {
   refetch?: boolean;
 }
 
-function extractInput(flags: ScopeFlags): ExtractConfigInput {
-  const env = githubEnv();
-  return {
 /** GitHub App and packages credentials: from the environment only, like GITHUB_TOKEN (checked in extract/config.ts). */
 function githubAppEnv(env: NodeJS.ProcessEnv = process.env) {
   return {
@@ -69,10 +66,13 @@ function githubAppEnv(env: NodeJS.ProcessEnv = process.env) {
   };
 }
 
+function extractInput(flags: ScopeFlags): ExtractConfigInput {
+  const env = githubEnv();
+  return {
+    ...githubAppEnv(),
     repos: flags.repo,
     orgs: flags.org,
     users: flags.user,
-    ...githubAppEnv(),
     ...(flags.since ? { since: flags.since } : {}),
     ...(flags.until ? { until: flags.until } : {}),
     lookbackDays: flags.lookbackDays,
@@ -141,13 +141,13 @@ export function buildProgram(log: Logger): Command {
       const result = await runExtract(extractInput(flags), { log, state: duckDbExtractState(flags.duckdbPath) });
       console.log(formatTable(["raw table", "records"], Object.entries(result.manifest.counts).sort()));
       console.log(`\nmanifest ${result.manifestPath}\nquarantined ${result.manifest.quarantined}, API requests ${result.manifest.api.requests}`);
+      if (result.auth) console.log(`GitHub App: ${result.auth.installations} installation(s), ${result.auth.tokensMinted} token(s) minted, ${result.auth.requests} auth requests (not counted above)`);
+      if (result.packagesSkipped.length) console.log(`packages skipped for ${result.packagesSkipped.join(", ")}: GitHub Apps cannot read packages; set GITHUB_PACKAGES_TOKEN`);
     });
 
   warehouseOptions(program.command("load").description("load every staged batch not loaded yet (idempotent)"))
     .option("--staging-dir <dir>", "staging folder to load from", defaults.stagingDir)
     .addHelpText("after", examples(["actions-warehouse load --duckdb-path .warehouse/warehouse.duckdb"]))
-      if (result.auth) console.log(`GitHub App: ${result.auth.installations} installation(s), ${result.auth.tokensMinted} token(s) minted, ${result.auth.requests} auth requests (not counted above)`);
-      if (result.packagesSkipped.length) console.log(`packages skipped for ${result.packagesSkipped.join(", ")}: GitHub Apps cannot read packages; set GITHUB_PACKAGES_TOKEN`);
     .action(async (flags: BigQueryFlags & { stagingDir: string; duckdbPath: string; warehouse: string }) => {
       if (flags.warehouse === "bigquery") return bigQueryLoadCommand(flags, log);
       const result = await loadIntoDuckDb({ duckdbPath: flags.duckdbPath, stagingDir: flags.stagingDir, log });
