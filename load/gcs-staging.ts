@@ -6,7 +6,8 @@
  * object that is not there yet. Uploads are checksummed twice over: the local file must still match the
  * manifest's SHA-256 before it leaves, and its MD5 is sent with the upload (GCS rejects a mismatch) and
  * checked again by the client against the stored object. Objects already in the bucket with the same
- * MD5 are skipped, so re-publishing after a crash uploads only what is missing.
+ * MD5 are skipped (the upload is create-only; a 412 means it is there), so re-publishing after a crash
+ * uploads only what is missing.
  *
  * Credentials: Application Default Credentials (Workload Identity Federation on GitHub Actions);
  * STORAGE_EMULATOR_HOST points the client at a local stand-in in tests.
@@ -133,12 +134,6 @@ export class GcsStaging implements Staging {
       throw new StagingError(`checksum mismatch before upload (manifest ${expectedSha256}, file ${sums.sha256})`, localPath);
     }
     const file = this.bucket.file(this.objectName(path));
-    const [exists] = await file.exists();
-    if (exists) {
-      const [current] = await file.getMetadata();
-      if (current.md5Hash === sums.md5) return null;
-      throw new StagingError(`a different object already exists at this path (md5 ${String(current.md5Hash)}, local ${sums.md5})`, this.uri(path));
-    }
     try {
       await this.bucket.upload(localPath, {
         destination: file,
@@ -154,10 +149,10 @@ export class GcsStaging implements Staging {
       });
     } catch (error) {
       if ((error as { code?: number }).code !== 412) throw error;
-      // Another publisher (or our own lost response) created it meanwhile: fine if the bytes are ours.
+      // Already there (an earlier publish, or our own lost response): fine if the bytes are ours.
       const [current] = await file.getMetadata();
       if (current.md5Hash === sums.md5) return null;
-      throw new StagingError(`a different object was written at this path meanwhile (md5 ${String(current.md5Hash)}, local ${sums.md5})`, this.uri(path));
+      throw new StagingError(`a different object already exists at this path (md5 ${String(current.md5Hash)}, local ${sums.md5})`, this.uri(path));
     }
     return sums.bytes;
   }
