@@ -191,10 +191,8 @@ export function createGitHubClient(options: ClientOptions): { octokit: GitHubCli
     // 1, 4, 9, 16, 25 s.
     retry: { doNotRetry: [400, 401, 403, 404, 410, 422, 451], retries: maxRetries, retryAfterBaseValue: scale },
   });
-  const octokit = new GitHub({
-    ...common(usage),
-    ...(options.token && !options.app ? { auth: options.token } : {}),
-  });
+  // No Octokit `auth`: its token hook would overwrite the per-request credential set below.
+  const octokit = new GitHub(common(usage));
 
   let app: AppInstallations | null = null;
   if (options.app) {
@@ -233,7 +231,10 @@ export function createGitHubClient(options: ClientOptions): { octokit: GitHubCli
         req.headers.authorization = `token ${options.packagesToken}`;
         return await request(req);
       }
-      if (!installations) return await request(req);
+      if (!installations) {
+        if (options.token) req.headers.authorization = `token ${options.token}`;
+        return await request(req);
+      }
       if (target.kind === "owner" && target.packages && !packagesWarned) {
         packagesWarned = true;
         log.warn(PACKAGES_WITH_APP_WARNING, { url: path });

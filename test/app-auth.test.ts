@@ -255,6 +255,20 @@ describe("GitHub App: 401s, packages token, installations missing", () => {
     }
   }, 60_000);
 
+  it("with GITHUB_TOKEN too, GITHUB_PACKAGES_TOKEN authenticates only the packages endpoints", async () => {
+    const rec = recorder();
+    const sim = await startSimulator({ dataset: ds, faults: rec.hook });
+    const token = "ghp_mainTokenForActions0123456789abcdef";
+    try {
+      const result = await runExtract(extractInput(sim, ds, join(dir, "token-packages"), { appId: undefined, appPrivateKey: undefined, token, packagesToken: PACKAGES_PAT }), { log: logs().log });
+      expect(result.auth).toBeNull();
+      expect(result.manifest.counts.package_versions).toBe(counts(ds, []).versions);
+      for (const [route, set] of rec.seen) expect([...set], route).toEqual([route.includes("/packages") ? PACKAGES_PAT : token]);
+    } finally {
+      await sim.close();
+    }
+  });
+
   it("fails naming the owner the App is not installed on", async () => {
     const sim = await startSimulator({ dataset: ds, app: appOf(ds, { accounts: [ds.org.login] }) });
     try {
