@@ -1,0 +1,83 @@
+/**
+ * Staging bucket and dataset locations: BigQuery loads only from a bucket in the dataset's region or
+ * inside its multi-region (any location for the US multi-region). The pipeline checks before it spends
+ * any API budget, with the real clients against the stand-ins (bucket locations configured there).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../jobs/cli.js";
+import { bucketLocationCompatible } from "../load/locations.js";
+import { generateDataset, startSimulator, type Simulator } from "../simulator/index.js";
+import { startGoogleStandIns, type GoogleStandIns } from "./stand-ins/google-env.js";
+
+describe("bucket and dataset locations", () => {
+  it.each([
+    ["US", "US", true],
+    ["US", "EUROPE-WEST1", true],
+    ["US", "ASIA-NORTHEAST1", true],
+    ["EU", "EU", true],
+    ["EU", "EUROPE-WEST1", true],
+    ["EU", "EUROPE-WEST2", false],
+    ["EU", "US", false],
+    ["europe-west1", "EUROPE-WEST1", true],
+    ["europe-west1", "EU", false],
+    ["asia-northeast1", "US", false],
+  ])("a dataset in %s loads from a bucket in %s: %s", (dataset, bucket, ok) => {
+    expect(bucketLocationCompatible(dataset, bucket)).toBe(ok);
+  });
+
+  describe("pipeline --warehouse bigquery", () => {
+    let google: GoogleStandIns;
+    let simulator: Simulator;
+    let dir: string;
+    let stderr = "";
+    const saved = { ...process.env };
+    const cli = (...args: string[]) => main(["node", "actions-warehouse", ...args]);
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), "aw-locations-"));
+      simulator = await startSimulator({ dataset: generateDataset({ seed: "loc", days: 1, runsPerRepoPerDay: 1, busyDayRuns: 0, bigRunJobs: 4, bigPackageVersions: 4 }) });
+      google = await startGoogleStandIns({ projectId: "loc-project", gcs: { bucketLocations: { "us-bucket": "US", "eu-bucket": "EUROPE-WEST1" } } });
+      process.env.GITHUB_API_URL = simulator.url;
+      vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+        stderr += String(chunk);
+        return true;
+      });
+      vi.spyOn(console, "log").mockImplementation(() => {});
+      expect(await cli("bootstrap", "--project", "loc-project", "--location", "EU")).toBe(0);
+    });
+    afterAll(async () => {
+      vi.restoreAllMocks();
+      process.env = saved;
+      await google?.close();
+      await simulator?.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    const pipeline = (bucket: string, location: string) =>
+      cli("pipeline", "--warehouse", "bigquery", "--no-transform", "--project", "loc-project", "--location", location, "--bucket", bucket, "--repo", "acme/api", "--since", "2026-10-14", "--staging-dir", join(dir, bucket));
+
+    it("stops before extracting when the bucket is outside the datasets' multi-region, naming both locations", async () => {
+      simulator.resetStats();
+      expect(await pipeline("us-bucket", "EU")).toBe(3);
+      expect(stderr).toMatch(/bucket us-bucket is in US but the datasets are in EU/);
+      expect(stderr).toContain("--bucket (GCS_BUCKET)");
+      expect(simulator.stats().requests).toBe(0);
+    });
+
+    it("stops when --location is not where the datasets are, saying which location to give", async () => {
+      stderr = "";
+      expect(await pipeline("eu-bucket", "US")).toBe(3);
+      expect(stderr).toMatch(/is in EU, not US; give --location EU/);
+      expect(simulator.stats().requests).toBe(0);
+    });
+
+    it("runs when the bucket is a region inside the datasets' multi-region", async () => {
+      stderr = "";
+      expect(await pipeline("eu-bucket", "EU"), stderr.slice(-2000)).toBe(0);
+      expect(simulator.stats().requests).toBeGreaterThan(0);
+    });
+  });
+});
