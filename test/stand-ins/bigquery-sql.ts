@@ -7,6 +7,10 @@
  *
  * Named query parameters (`@name`, typed `queryParameters` as the client sends them) are bound by
  * substituting GoogleSQL literals before translation; polyglot has no notion of BigQuery parameters.
+ *
+ * Besides running statements, this file holds the text-level helpers the stand-in needs to behave like
+ * BigQuery around them: statement classification (DDL the Dataform CLI sends, DML, SELECT), the tables a
+ * statement references, and the dry-run byte estimate (see `estimateBytes`).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -63,6 +67,26 @@ export class QueryError extends Error {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Type names. `tables.get` answers with the legacy names whatever a table was created with: the
+// TableFieldSchema reference lists "INTEGER (or INT64)", "FLOAT (or FLOAT64)", "BOOLEAN (or BOOL)" and
+// "RECORD (or STRUCT)" (https://cloud.google.com/bigquery/docs/reference/rest/v2/tables#TableFieldSchema.FIELDS.type;
+// the same text is in @google-cloud/bigquery's types.d.ts, generated from the discovery document).
+
+const LEGACY_NAMES: Record<string, string> = { INT64: "INTEGER", FLOAT64: "FLOAT", BOOL: "BOOLEAN", STRUCT: "RECORD" };
+const STANDARD_NAMES: Record<string, string> = { INTEGER: "INT64", FLOAT: "FLOAT64", BOOLEAN: "BOOL", RECORD: "STRUCT" };
+
+/** INT64 -> INTEGER, FLOAT64 -> FLOAT, BOOL -> BOOLEAN, STRUCT -> RECORD; other names upper-cased. */
+export const legacyTypeName = (type: string): string => LEGACY_NAMES[type.toUpperCase()] ?? type.toUpperCase();
+/** The GoogleSQL name of a type (INTEGER -> INT64, ...). */
+export const standardTypeName = (type: string): string => STANDARD_NAMES[type.toUpperCase()] ?? type.toUpperCase();
+/** Whether two type names denote the same type (modulo the legacy aliases). */
+export const sameType = (a: string, b: string): boolean => standardTypeName(a) === standardTypeName(b);
+/** A schema with every type (nested ones too) under its legacy name, as `tables.get` answers it. */
+export function legacyFields(fields: TableField[]): TableField[] {
+  return fields.map((f) => ({ ...f, type: legacyTypeName(f.type), ...(f.fields ? { fields: legacyFields(f.fields) } : {}) }));
+}
+
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 /** A GoogleSQL string literal (backslash escapes). */
 const sqlString = (s: string) => `'${s.replaceAll("\\", "\\\\").replaceAll("'", "\\'").replaceAll("\n", "\\n")}'`;
@@ -79,6 +103,8 @@ const DUCKDB_TYPES: Record<string, string> = {
   BOOLEAN: "BOOLEAN",
   TIMESTAMP: "TIMESTAMPTZ",
   DATE: "DATE",
+  DATETIME: "TIMESTAMP",
+  TIME: "TIME",
   JSON: "JSON",
   NUMERIC: "DECIMAL(38, 9)",
   BYTES: "BLOB",
@@ -204,6 +230,8 @@ function wireType(type: DuckDBType): { type: string; fields?: TableField[]; repe
       return { type: "TIMESTAMP" };
     case DuckDBTypeId.DATE:
       return { type: "DATE" };
+    case DuckDBTypeId.TIME:
+      return { type: "TIME" };
     case DuckDBTypeId.VARCHAR:
       return { type: type.alias === "JSON" ? "JSON" : "STRING" };
     case DuckDBTypeId.LIST:
@@ -259,19 +287,362 @@ function wireValue(value: DuckDBValue, field: TableField, ts: TimestampFormat): 
 
 // ---------------------------------------------------------------------------------------------------
 
+// Timestamps in results. Rows are kept with TIMESTAMP values as int64 microseconds and rewritten per
+// request: `formatOptions.useInt64Timestamp` / `timestampOutputFormat` (jobs.query body,
+// jobs.getQueryResults query string) choose int64 microseconds, ISO 8601 strings or, without either,
+// float seconds (https://cloud.google.com/bigquery/docs/reference/rest/v2/DataFormatOptions).
+
+export type WireRow = { f: WireCell[] };
+
+/** The format a request asks for (`formatOptions.*`). */
+export function timestampFormat(useInt64Timestamp: unknown, outputFormat: unknown): TimestampFormat {
+  if (outputFormat === "ISO8601_STRING") return "iso";
+  if (outputFormat === "INT64") return "int64";
+  if (outputFormat === "FLOAT64") return "float";
+  return useInt64Timestamp === true || useInt64Timestamp === "true" ? "int64" : "float";
+}
+
+function isoMicros(micros: bigint): string {
+  const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
+  const sub = ((micros % 1_000_000n) + 1_000_000n) % 1_000_000n;
+  return `${new Date(Number(ms)).toISOString().slice(0, 19)}.${sub.toString().padStart(6, "0")}Z`;
+}
+
+function reformat(value: unknown, field: TableField, ts: TimestampFormat): unknown {
+  if (value === null || value === undefined) return null;
+  if (field.mode === "REPEATED") return (value as WireCell[]).map((c) => ({ v: reformat(c.v, { ...field, mode: "NULLABLE" }, ts) }));
+  if (field.type === "RECORD") return { f: (value as WireRow).f.map((c, i) => ({ v: reformat(c.v, (field.fields ?? [])[i] as TableField, ts) })) };
+  if (field.type !== "TIMESTAMP") return value;
+  const micros = BigInt(value as string);
+  return ts === "iso" ? isoMicros(micros) : ts === "float" ? (Number(micros) / 1e6).toString() : micros.toString();
+}
+
+/** Rewrites the TIMESTAMP cells of int64-format rows into the requested format. */
+export function formatRows(rows: WireRow[], fields: TableField[], ts: TimestampFormat): WireRow[] {
+  if (ts === "int64") return rows;
+  return rows.map((row) => ({ f: row.f.map((c, i) => ({ v: reformat(c.v, fields[i] as TableField, ts) })) }));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Statements: what a query job is, and which tables it names.
+
+export interface TableRef {
+  project?: string;
+  dataset: string;
+  table: string;
+}
+
+export type Statement =
+  | { kind: "createSchema"; project?: string; dataset: string; ifNotExists: boolean }
+  | { kind: "create"; object: "VIEW" | "TABLE"; target: TableRef; orReplace: boolean; ifNotExists: boolean; body: string; partitionField?: string; clusterFields?: string[] }
+  | { kind: "drop"; object: "VIEW" | "TABLE"; target: TableRef; ifExists: boolean }
+  | { kind: "dml"; verb: "INSERT" | "UPDATE" | "DELETE" | "MERGE"; target?: TableRef }
+  | { kind: "select" };
+
+/** Throws a QueryError (invalidQuery) if the GoogleSQL does not parse and translate. */
+export function checkSyntax(googleSql: string): void {
+  try {
+    translate(googleSql);
+  } catch (error) {
+    throw new QueryError(`Syntax error: ${(error as Error).message}`, "invalidQuery");
+  }
+}
+
+/** Index just past the quoted run at `start`: '...', "...", `...`, and the triple-quoted forms. */
+function skipQuoted(sql: string, start: number): number {
+  const q = sql[start] ?? "";
+  if (q !== "`" && sql.startsWith(q.repeat(3), start)) {
+    const end = sql.indexOf(q.repeat(3), start + 3);
+    return end === -1 ? sql.length : end + 3;
+  }
+  for (let i = start + 1; i < sql.length; i++) {
+    if (sql[i] === "\\") i++;
+    else if (sql[i] === q) return i + 1;
+  }
+  return sql.length;
+}
+
+/**
+ * The statement with string literals and comments blanked (same length, so indexes carry over) and
+ * backticked names kept: what the regexes below match against.
+ */
+export function blankLiterals(sql: string): string {
+  let out = "";
+  for (let i = 0; i < sql.length; ) {
+    const ch = sql[i] ?? "";
+    if (ch === "'" || ch === '"') {
+      const end = skipQuoted(sql, i);
+      out += `${ch}${" ".repeat(Math.max(0, end - i - 2))}${ch}`.slice(0, end - i);
+      i = end;
+    } else if (ch === "`") {
+      const end = skipQuoted(sql, i);
+      out += sql.slice(i, end);
+      i = end;
+    } else if ((ch === "-" && sql[i + 1] === "-") || ch === "#") {
+      const nl = sql.indexOf("\n", i);
+      const end = nl === -1 ? sql.length : nl;
+      out += " ".repeat(end - i);
+      i = end;
+    } else if (ch === "/" && sql[i + 1] === "*") {
+      const close = sql.indexOf("*/", i + 2);
+      const end = close === -1 ? sql.length : close + 2;
+      out += sql.slice(i, end).replace(/[^\n]/g, " ");
+      i = end;
+    } else {
+      out += ch;
+      i += 1;
+    }
+  }
+  return out;
+}
+
+/** `p.d.t`, `p`.`d`.`t`, d.t -> its parts. */
+export function parseName(text: string): TableRef | undefined {
+  const parts = text.replaceAll("`", "").split(".").filter((p) => p !== "");
+  if (parts.length === 3) return { project: parts[0], dataset: parts[1] as string, table: parts[2] as string };
+  if (parts.length === 2) return { dataset: parts[0] as string, table: parts[1] as string };
+  return undefined;
+}
+
+const NAME = "(`[^`]+`(?:\\.`[^`]+`)*|[A-Za-z_][\\w-]*(?:\\.[A-Za-z_][\\w-]*){0,2})";
+
+/**
+ * Tables (and views) a statement names after FROM, JOIN, INTO, UPDATE, MERGE, USING, TABLE or VIEW,
+ * with at least a dataset and a table part (single names are CTEs or aliases). INFORMATION_SCHEMA is
+ * left out. Comma joins (`FROM a, b`) are not found: a known gap of this text-level reader.
+ */
+export function tableReferences(sql: string): TableRef[] {
+  const text = blankLiterals(sql);
+  const re = new RegExp(`\\b(?:FROM|JOIN|INTO|UPDATE|MERGE(?:\\s+INTO)?|USING|TABLE|VIEW|EXISTS)\\s+${NAME}`, "gi");
+  const out: TableRef[] = [];
+  for (const m of text.matchAll(re)) {
+    const ref = parseName(m[1] ?? "");
+    if (!ref || /information_schema/i.test(`${ref.dataset}.${ref.table}`)) continue;
+    if (!out.some((r) => r.dataset === ref.dataset && r.table === ref.table)) out.push(ref);
+  }
+  return out;
+}
+
+/** Index of the top-level keyword AS that starts a DDL body (quotes and parentheses skipped), or -1. */
+function bodyStart(sql: string, from: number): number {
+  let depth = 0;
+  for (let i = from; i < sql.length; ) {
+    const ch = sql[i] ?? "";
+    if (ch === "'" || ch === '"' || ch === "`") {
+      i = skipQuoted(sql, i);
+      continue;
+    }
+    if (ch === "(") depth++;
+    else if (ch === ")") depth--;
+    else if (depth === 0 && /^AS\b/i.test(sql.slice(i, i + 3)) && /[\s)]/.test(sql[i - 1] ?? " ")) return i + 2;
+    i++;
+  }
+  return -1;
+}
+
+function leadingComments(sql: string): string {
+  return sql.replace(/^(?:\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)*/, "");
+}
+
+/**
+ * Classifies one statement: the DDL the Dataform CLI sends (CREATE SCHEMA, CREATE [OR REPLACE]
+ * VIEW/TABLE ... AS, DROP), DML, or a query. `PARTITION BY` and `CLUSTER BY` of a CREATE TABLE are read
+ * so the registered table carries them (DAY partitioning on a column, the only kind the project uses).
+ */
+export function classifyStatement(sql: string): Statement | { kind: "unsupported"; message: string } {
+  const text = leadingComments(sql);
+  let m = /^CREATE\s+(?:SCHEMA|DATASET)\s+(IF\s+NOT\s+EXISTS\s+)?(`[^`]+`|[\w.-]+)/i.exec(text);
+  if (m) {
+    const parts = (m[2] ?? "").replaceAll("`", "").split(".");
+    const dataset = parts[parts.length - 1] ?? "";
+    return { kind: "createSchema", project: parts.length > 1 ? parts[0] : undefined, dataset, ifNotExists: Boolean(m[1]) };
+  }
+  m = /^CREATE\s+(OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?(MATERIALIZED\s+VIEW|VIEW|TABLE)\s+(IF\s+NOT\s+EXISTS\s+)?(`[^`]+`(?:\.`[^`]+`)*|[\w.-]+)/i.exec(text);
+  if (m) {
+    const target = parseName(m[4] ?? "");
+    if (!target) return { kind: "unsupported", message: `Table name "${(m[4] ?? "").replaceAll("`", "")}" missing dataset while no default dataset is set in the request.` };
+    const start = bodyStart(text, m[0].length);
+    if (start === -1) return { kind: "unsupported", message: "the stand-in runs CREATE VIEW/TABLE ... AS <query> only (no column-list CREATE TABLE)" };
+    const middle = text.slice(m[0].length, start - 2);
+    const blank = blankLiterals(middle);
+    const part = /PARTITION\s+BY\s+(?:(?:DATE|TIMESTAMP_TRUNC|DATE_TRUNC|DATETIME_TRUNC)\s*\(\s*`?(\w+)`?[^)]*\)|`?(\w+)`?)/i.exec(blank);
+    const cluster = /CLUSTER\s+BY\s+((?:`?\w+`?\s*,\s*)*`?\w+`?)/i.exec(blank);
+    const object = (m[2] ?? "").toUpperCase().endsWith("VIEW") ? "VIEW" : "TABLE";
+    return {
+      kind: "create",
+      object,
+      target,
+      orReplace: Boolean(m[1]),
+      ifNotExists: Boolean(m[3]),
+      body: text.slice(start).trim().replace(/;\s*$/, ""),
+      ...(part ? { partitionField: part[1] ?? part[2] } : {}),
+      ...(cluster?.[1] ? { clusterFields: cluster[1].split(",").map((c) => c.replaceAll("`", "").trim()) } : {}),
+    };
+  }
+  m = /^DROP\s+(MATERIALIZED\s+VIEW|VIEW|TABLE)\s+(IF\s+EXISTS\s+)?(`[^`]+`(?:\.`[^`]+`)*|[\w.-]+)/i.exec(text);
+  if (m) {
+    const target = parseName(m[3] ?? "");
+    if (!target) return { kind: "unsupported", message: `Table name "${m[3] ?? ""}" missing dataset while no default dataset is set in the request.` };
+    return { kind: "drop", object: (m[1] ?? "").toUpperCase().endsWith("VIEW") ? "VIEW" : "TABLE", target, ifExists: Boolean(m[2]) };
+  }
+  m = /^(INSERT|UPDATE|DELETE|MERGE)\b/i.exec(text);
+  if (m) {
+    const verb = (m[1] ?? "").toUpperCase() as "INSERT" | "UPDATE" | "DELETE" | "MERGE";
+    const t = new RegExp(`^(?:INSERT\\s+(?:INTO\\s+)?|UPDATE\\s+|DELETE\\s+(?:FROM\\s+)?|MERGE\\s+(?:INTO\\s+)?)${NAME}`, "i").exec(blankLiterals(text));
+    return { kind: "dml", verb, target: parseName(t?.[1] ?? "") };
+  }
+  if (/^(SELECT|WITH|\()/i.test(text)) return { kind: "select" };
+  return { kind: "unsupported", message: `the stand-in does not run this statement: ${text.slice(0, 60)}` };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Dry-run bytes. BigQuery bills (and a dry run estimates) the bytes of the columns a query references in
+// the tables it reads, with each value sized by its type (https://cloud.google.com/bigquery/pricing#data:
+// INT64, FLOAT64, DATE, DATETIME, TIME and TIMESTAMP 8 bytes, NUMERIC 16, BIGNUMERIC 32, BOOL 1, STRING
+// and BYTES 2 + their length in bytes, JSON the UTF-8 bytes of its text, STRUCT the sum of its fields, a
+// repeated column the sum of its values, NULL 0), and leaves out partitions a filter on the partitioning
+// column prunes (https://cloud.google.com/bigquery/docs/querying-partitioned-tables: "pruned partitions
+// are not included when calculating the bytes scanned"). The stand-in's estimate, kept simple:
+// - referenced columns: every column of the table whose name occurs as an identifier in the statement
+//   (all of them for `SELECT *` / `t.*`); a name that is also an alias over-counts, never under-counts;
+// - views are expanded: their query's tables count, not the view;
+// - pruning: after the first WHERE, each `col >= X`, `col > X`, `col <= X`, `col < X`, `col = X` and
+//   `col BETWEEN X AND Y` on the partitioning column with X, Y constant literals (query parameters are
+//   bound to literals first) narrows the scanned days, as if the comparisons were AND-ed; a NULL partition
+//   is pruned by any such filter. Day granularity: `col >= '2026-10-15 12:00'` keeps all of 2026-10-15;
+// - DML counts the target's referenced columns as well (right for MERGE, UPDATE and DELETE, which read
+//   the target; an overestimate for INSERT ... SELECT); CREATE VIEW processes 0 bytes, CREATE TABLE AS its
+//   query's bytes.
+
+const FIXED_SIZES: Record<string, number> = { INT64: 8, FLOAT64: 8, DATE: 8, DATETIME: 8, TIME: 8, TIMESTAMP: 8, NUMERIC: 16, BIGNUMERIC: 32, BOOL: 1, INTERVAL: 16 };
+
+function sizeExpr(expr: string, field: TableField, depth = 0): string {
+  if (field.mode === "REPEATED") {
+    const v = `e${depth}`;
+    return `COALESCE(list_sum(list_transform(${expr}, lambda ${v}: ${sizeExpr(v, { ...field, mode: "NULLABLE" }, depth + 1)})), 0)`;
+  }
+  const type = standardTypeName(field.type);
+  const fixed = FIXED_SIZES[type];
+  let size: string;
+  if (fixed !== undefined) size = String(fixed);
+  else if (type === "STRING") size = `2 + strlen(${expr})`;
+  else if (type === "BYTES") size = `2 + octet_length(${expr})`;
+  else if (type === "JSON") size = `strlen(CAST(${expr} AS VARCHAR))`;
+  else if (type === "STRUCT") size = (field.fields ?? []).map((f) => sizeExpr(`struct_extract(${expr}, ${duckString(f.name)})`, f, depth + 1)).join(" + ") || "0";
+  else size = "0";
+  return `CASE WHEN ${expr} IS NULL THEN 0 ELSE ${size} END`;
+}
+
+export interface PartitionBounds {
+  lower?: string;
+  upper?: string;
+}
+
+/** Constant bounds on `column` after the first WHERE (see the estimator's notes), or undefined. */
+export function partitionBounds(sql: string, column: string): PartitionBounds | undefined {
+  const where = /\bWHERE\b/i.exec(blankLiterals(sql));
+  if (!where) return undefined;
+  const text = sql.slice(where.index);
+  const col = `(?<![\\w.\`])(?:\`?[A-Za-z_]\\w*\`?\\.)?\`?${column.replace(/\W/g, "\\$&")}\`?`;
+  const lit = "(?:(?:TIMESTAMP|DATE|DATETIME)\\s*)?\\(?\\s*'([^']*)'\\s*\\)?";
+  const iso = (s: string): string | undefined => {
+    const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T00:00:00Z` : s.replace(" ", "T"));
+    return Number.isNaN(t) ? undefined : new Date(t).toISOString();
+  };
+  const bounds: PartitionBounds = {};
+  let found = false;
+  const lower = (v: string | undefined) => {
+    if (v && (!bounds.lower || v > bounds.lower)) bounds.lower = v;
+  };
+  const upper = (v: string | undefined) => {
+    if (v && (!bounds.upper || v < bounds.upper)) bounds.upper = v;
+  };
+  for (const m of text.matchAll(new RegExp(`${col}\\s+BETWEEN\\s+${lit}\\s+AND\\s+${lit}`, "gi"))) {
+    found = true;
+    lower(iso(m[1] ?? ""));
+    upper(iso(m[2] ?? ""));
+  }
+  for (const m of text.matchAll(new RegExp(`${col}\\s*(>=|>|<=|<|=)\\s*${lit}`, "gi"))) {
+    found = true;
+    const v = iso(m[2] ?? "");
+    if (m[1]?.startsWith(">") || m[1] === "=") lower(v);
+    if (m[1]?.startsWith("<") || m[1] === "=") upper(v);
+  }
+  return found ? bounds : undefined;
+}
+
+/** What the estimator needs to know about a table or view the statement names. */
+export interface RelationInfo {
+  fields: TableField[];
+  partitionField?: string;
+  /** For views: the view's query, whose tables are what a query on the view reads. */
+  viewQuery?: string;
+}
+
+export interface ByteEstimate {
+  bytes: number;
+  /** Tables read (views expanded), for the per-table minimum of on-demand billing. */
+  tables: TableRef[];
+}
+
+function identifiers(sql: string): Set<string> {
+  const text = blankLiterals(sql).replace(/`/g, " ");
+  return new Set((text.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []).map((t) => t.toLowerCase()));
+}
+
+/** `SELECT *`, `SELECT t.*` or `, *`: every column of the tables read. `COUNT(*)` is not one. */
+const selectsStar = (sql: string) => /(?:\bSELECT\s+(?:DISTINCT\s+|ALL\s+)?|,\s*|[\w`]\.)\*/i.test(blankLiterals(sql));
+
+// ---------------------------------------------------------------------------------------------------
+
 export interface SqlEngine {
   createTable(dataset: string, table: string, fields: TableField[]): Promise<void>;
   addColumns(dataset: string, table: string, fields: TableField[]): Promise<void>;
+  /** Drops NOT NULL from columns (REQUIRED relaxed to NULLABLE). */
+  relaxColumns(dataset: string, table: string, names: string[]): Promise<void>;
   /** Appends rows (JSON objects as loaded) to a table. */
   insertRows(dataset: string, table: string, fields: TableField[], rows: Record<string, unknown>[]): Promise<void>;
+  /** Deletes every row (WRITE_TRUNCATE). */
+  truncate(dataset: string, table: string): Promise<void>;
   /** Every row of a table as JSON-friendly objects (after DML). */
   readRows(dataset: string, table: string): Promise<Record<string, unknown>[]>;
+  count(dataset: string, table: string): Promise<number>;
+  ensureSchema(dataset: string): Promise<void>;
+  /** CREATE OR REPLACE VIEW/TABLE from a GoogleSQL query (parameters already bound); returns its columns. */
+  createRelation(object: "VIEW" | "TABLE", dataset: string, name: string, googleSql: string): Promise<TableField[]>;
+  drop(object: "VIEW" | "TABLE", dataset: string, name: string): Promise<void>;
+  /** Bytes of `fields` over the rows of the partitions `bounds` (on `partitionField`) keeps. */
+  columnBytes(dataset: string, table: string, fields: TableField[], prune?: { partitionField: string; bounds: PartitionBounds }): Promise<number>;
   /** Binds, translates and runs one GoogleSQL statement (or script). */
   query(sql: string, parameters: QueryParameter[] | undefined, parameterMode: string | undefined, ts: TimestampFormat): Promise<QueryOutcome>;
   close(): void;
 }
 
 const DML = /^\s*(INSERT|UPDATE|DELETE|MERGE)\b/i;
+
+/** The dry-run estimate of a statement (parameters bound): see the notes above `FIXED_SIZES`. */
+export async function estimateBytes(engine: SqlEngine, sql: string, catalog: (ref: TableRef) => RelationInfo | undefined, depth = 0): Promise<ByteEstimate> {
+  const names = identifiers(sql);
+  const star = selectsStar(sql);
+  const out: ByteEstimate = { bytes: 0, tables: [] };
+  for (const ref of tableReferences(sql)) {
+    const info = catalog(ref);
+    if (!info) continue;
+    if (info.viewQuery !== undefined) {
+      if (depth > 8) continue;
+      const inner = await estimateBytes(engine, info.viewQuery, catalog, depth + 1);
+      out.bytes += inner.bytes;
+      out.tables.push(...inner.tables);
+      continue;
+    }
+    out.tables.push(ref);
+    const columns = star ? info.fields : info.fields.filter((f) => names.has(f.name.toLowerCase()));
+    if (columns.length === 0) continue;
+    const bounds = info.partitionField ? partitionBounds(sql, info.partitionField) : undefined;
+    out.bytes += await engine.columnBytes(ref.dataset, ref.table, columns, bounds && info.partitionField ? { partitionField: info.partitionField, bounds } : undefined);
+  }
+  return out;
+}
 
 export async function startSqlEngine(): Promise<SqlEngine> {
   const instance = await DuckDBInstance.create(":memory:");
@@ -287,6 +658,18 @@ export async function startSqlEngine(): Promise<SqlEngine> {
     return next;
   };
   const ref = (dataset: string, table: string) => `${quote(dataset)}.${quote(table)}`;
+  const toQueryError = (error: unknown): QueryError => {
+    if (error instanceof QueryError) return error;
+    const message = (error as Error).message;
+    return new QueryError(message, /Catalog Error: (Table|View) .* does not exist/.test(message) ? "notFound" : "invalidQuery");
+  };
+  const translated = (googleSql: string): string => {
+    try {
+      return translate(googleSql);
+    } catch (error) {
+      throw new QueryError(`Syntax error: ${(error as Error).message}`, "invalidQuery");
+    }
+  };
 
   return {
     createTable: (dataset, table, fields) =>
@@ -298,6 +681,10 @@ export async function startSqlEngine(): Promise<SqlEngine> {
       serial(async () => {
         for (const f of fields) await db.run(`ALTER TABLE ${ref(dataset, table)} ADD COLUMN IF NOT EXISTS ${quote(f.name)} ${duckdbType(f)}`);
       }),
+    relaxColumns: (dataset, table, names) =>
+      serial(async () => {
+        for (const n of names) await db.run(`ALTER TABLE ${ref(dataset, table)} ALTER COLUMN ${quote(n)} DROP NOT NULL`);
+      }),
     insertRows: (dataset, table, fields, rows) =>
       serial(async () => {
         if (rows.length === 0) return;
@@ -306,25 +693,56 @@ export async function startSqlEngine(): Promise<SqlEngine> {
         writeFileSync(path, rows.map((r) => JSON.stringify(r)).join("\n"));
         const columns = fields.map((f) => `${duckString(f.name)}: ${duckString(duckdbType(f))}`).join(", ");
         const names = fields.map((f) => quote(f.name)).join(", ");
-        await db.run(`INSERT INTO ${ref(dataset, table)} (${names}) SELECT ${names} FROM read_json(${duckString(path)}, format = 'newline_delimited', columns = {${columns}})`);
-        rmSync(path);
+        try {
+          await db.run(`INSERT INTO ${ref(dataset, table)} (${names}) SELECT ${names} FROM read_json(${duckString(path)}, format = 'newline_delimited', columns = {${columns}})`);
+        } finally {
+          rmSync(path);
+        }
       }),
+    truncate: (dataset, table) => serial(async () => void (await db.run(`DELETE FROM ${ref(dataset, table)}`))),
     readRows: (dataset, table) => serial(async () => (await db.runAndReadAll(`SELECT * FROM ${ref(dataset, table)}`)).getRowObjectsJson() as Record<string, unknown>[]),
+    count: (dataset, table) => serial(async () => Number((await db.runAndReadAll(`SELECT COUNT(*) FROM ${ref(dataset, table)}`)).getRows()[0]?.[0] ?? 0)),
+    ensureSchema: (dataset) => serial(async () => void (await db.run(`CREATE SCHEMA IF NOT EXISTS ${quote(dataset)}`))),
+    createRelation: (object, dataset, name, googleSql) =>
+      serial(async () => {
+        const body = translated(googleSql);
+        try {
+          await db.run(`CREATE SCHEMA IF NOT EXISTS ${quote(dataset)}`);
+          await db.run(`CREATE OR REPLACE ${object} ${ref(dataset, name)} AS\n${body}`);
+          const reader = await db.runAndReadAll(`SELECT * FROM ${ref(dataset, name)} LIMIT 0`);
+          return reader.columnNames().map((n, i) => wireField(n, reader.columnTypes()[i] as DuckDBType));
+        } catch (error) {
+          throw toQueryError(error);
+        }
+      }),
+    drop: (object, dataset, name) => serial(async () => void (await db.run(`DROP ${object} IF EXISTS ${ref(dataset, name)}`))),
+    columnBytes: (dataset, table, fields, prune) =>
+      serial(async () => {
+        const sum = fields.map((f) => `COALESCE(SUM(${sizeExpr(quote(f.name), f)}), 0)`).join(" + ");
+        const where: string[] = [];
+        if (prune) {
+          const day = `CAST(${quote(prune.partitionField)} AS DATE)`;
+          where.push(`${quote(prune.partitionField)} IS NOT NULL`);
+          if (prune.bounds.lower) where.push(`${day} >= CAST(TIMESTAMPTZ ${duckString(prune.bounds.lower)} AS DATE)`);
+          if (prune.bounds.upper) where.push(`${day} <= CAST(TIMESTAMPTZ ${duckString(prune.bounds.upper)} AS DATE)`);
+        }
+        try {
+          const reader = await db.runAndReadAll(`SELECT ${sum} FROM ${ref(dataset, table)}${where.length ? ` WHERE ${where.join(" AND ")}` : ""}`);
+          return Number(reader.getRows()[0]?.[0] ?? 0);
+        } catch {
+          // A table the engine does not hold (created while query execution was off): nothing to size.
+          return 0;
+        }
+      }),
     query: (sql, parameters, parameterMode, ts) =>
       serial(async () => {
         const bound = bindParameters(sql, parameters, parameterMode);
-        let duckdbSql: string;
-        try {
-          duckdbSql = translate(bound);
-        } catch (error) {
-          throw new QueryError(`Syntax error: ${(error as Error).message}`, "invalidQuery");
-        }
+        const duckdbSql = translated(bound);
         let reader;
         try {
           reader = await db.runAndReadAll(duckdbSql);
         } catch (error) {
-          const message = (error as Error).message;
-          throw new QueryError(message, /Catalog Error: Table .* does not exist/.test(message) ? "notFound" : "invalidQuery");
+          throw toQueryError(error);
         }
         const dml = DML.exec(bound);
         if (dml?.[1]) {
