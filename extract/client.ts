@@ -26,7 +26,7 @@ import { throttling } from "@octokit/plugin-throttling";
 import { retry } from "@octokit/plugin-retry";
 import type { Logger } from "../log/logger.js";
 import { registerSecret } from "../log/logger.js";
-import { AppInstallations, linkedRepositoryIds, registerPrivateKey, requestTarget, type AppScope, type AuthUsage, type Installation } from "./app-auth.js";
+import { AppInstallations, linkedRepositoryIds, registerPrivateKey, requestTarget, type AppScope, type AuthUsage } from "./app-auth.js";
 
 const GitHub = Octokit.plugin(throttling, retry);
 export type GitHubClient = InstanceType<typeof GitHub>;
@@ -203,19 +203,17 @@ export function createGitHubClient(options: ClientOptions): { octokit: GitHubCli
   }
   const installations = app;
 
-  /** The installation a request goes to: by the owner in its path, else by the repository id it names. */
-  const installationsFor = async (path: string): Promise<{ owner: string; candidates: string[] }> => {
-    if (!installations) throw new Error("no GitHub App");
-    const target = requestTarget(path);
-    if (target.kind === "owner") return { owner: target.owner, candidates: [target.owner] };
-    const owners = installations.owners();
-    if (target.kind === "repository") {
-      const known = installations.ownerOfRepository(target.id);
-      if (known) return { owner: known, candidates: [known] };
-      // A Link the client never saw (an ETag chain from an earlier extract): try each installation.
-      return { owner: owners[0] ?? "", candidates: owners };
-    }
-    return { owner: owners[0] ?? "", candidates: owners.slice(0, 1) };
+  /**
+   * The owners whose installation may serve a request: the owner in its path; for `/repositories/{id}`
+   * the owner learnt from the Link header that named it, else (a link from an earlier extract's ETag
+   * chain) each installation in turn; for paths without an owner (`/rate_limit`), the first.
+   */
+  const ownersFor = (apps: AppInstallations, target: ReturnType<typeof requestTarget>): string[] => {
+    if (target.kind === "owner") return [target.owner];
+    const known = target.kind === "repository" ? apps.ownerOfRepository(target.id) : undefined;
+    if (known) return [known];
+    const owners = apps.owners();
+    return target.kind === "repository" ? owners : owners.slice(0, 1);
   };
   let packagesWarned = false;
 
@@ -239,7 +237,7 @@ export function createGitHubClient(options: ClientOptions): { octokit: GitHubCli
         packagesWarned = true;
         log.warn(PACKAGES_WITH_APP_WARNING, { url: path });
       }
-      const { candidates } = await installationsFor(path);
+      const candidates = ownersFor(installations, target);
       let lastError: unknown;
       for (const [i, owner] of candidates.entries()) {
         try {
@@ -290,7 +288,7 @@ async function withInstallationToken<O extends { method: string; url: string; he
   } catch (error) {
     if (statusOf(error) !== 401) throw error;
     const young = Date.now() - mintedAt < 5000;
-    const fresh = await renewAfter401(installations, installation, token);
+    const fresh = await installations.renew(installation, token);
     log.warn("installation token rejected (401): minted a new one, retrying once", { installation_id: installation.id, account: installation.account, method: req.method, url: req.url });
     if (young) await sleep(scale);
     req.headers.authorization = `token ${fresh}`;
@@ -301,8 +299,4 @@ async function withInstallationToken<O extends { method: string; url: string; he
       throw again;
     }
   }
-}
-
-function renewAfter401(installations: AppInstallations, installation: Installation, failed: string): Promise<string> {
-  return installations.renew(installation, failed);
 }

@@ -18,6 +18,7 @@ import { allJobsOf, generateDataset, operationsDisabledForApps, startSimulator, 
 import { runExtract, type ExtractResult } from "../extract/run.js";
 import { ConfigError, parseExtractConfig, type ExtractConfigInput } from "../extract/config.js";
 import { refreshTime, requestTarget } from "../extract/app-auth.js";
+import { createGitHubClient } from "../extract/client.js";
 import { doctorReport, runDoctor, type CheckResult } from "../jobs/doctor.js";
 import { createLogger } from "../log/logger.js";
 import { counts } from "./ground-truth.js";
@@ -264,6 +265,26 @@ describe("GitHub App: 401s, packages token, installations missing", () => {
       expect(result.auth).toBeNull();
       expect(result.manifest.counts.package_versions).toBe(counts(ds, []).versions);
       for (const [route, set] of rec.seen) expect([...set], route).toEqual([route.includes("/packages") ? PACKAGES_PAT : token]);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("finds the installation of a /repositories/{id} link it never saw (an ETag chain of an earlier extract)", async () => {
+    const sim = await startSimulator({ dataset: ds, app: appOf(ds) });
+    try {
+      const { octokit, usage } = createGitHubClient({ apiUrl: sim.url, log: logs().log, app: { appId: APP_ID, privateKey: keys.privateKey, scope: { repos: [], orgs: [ds.org.login], users: [ds.user.login] } } });
+      const repo = ds.repos.find((r) => r.owner === ds.user.login);
+      if (!repo) throw new Error("no user repository");
+      const url = `${sim.url}/repositories/${repo.id}/actions/runs?per_page=1`;
+      const first = await octokit.request({ method: "GET", url });
+      expect(first.status).toBe(200);
+      // The organisation's installation was tried first (404), then the user's.
+      expect(sim.stats().byRoute["GET /repos/{owner}/{repo}/actions/runs"]).toBe(2);
+      await octokit.request({ method: "GET", url: `${url}&page=2` });
+      expect(sim.stats().byRoute["GET /repos/{owner}/{repo}/actions/runs"]).toBe(3);
+      expect(usage.logical).toBe(2);
+      expect((await octokit.request("GET /rate_limit")).status).toBe(200);
     } finally {
       await sim.close();
     }
