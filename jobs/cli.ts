@@ -210,10 +210,30 @@ export function buildProgram(log: Logger): Command {
     .addOption(new Option("--warehouse <kind>", "warehouse the pipeline targets").choices(WAREHOUSES).default("duckdb"))
     .option("--duckdb-path <file>", "DuckDB warehouse file to check (opened read-only)", defaults.duckdbPath)
     .option("--staging-dir <dir>", "staging folder that must be writable", defaults.stagingDir)
-    .addHelpText("after", examples(["GITHUB_TOKEN=... actions-warehouse doctor", "GITHUB_API_URL=https://ghe.example.com/api/v3 actions-warehouse doctor --duckdb-path .warehouse/acme.duckdb"]))
-    .action(async (flags: { warehouse: string; duckdbPath: string; stagingDir: string }) => {
+    .option("--repo <owner/name>", "with a GitHub App: check its installation on the repository's owner (repeatable)", collect, [])
+    .option("--org <org>", "with a GitHub App: check its installation on the organisation (repeatable)", collect, [])
+    .option("--user <user>", "with a GitHub App: check its installation on the user (repeatable)", collect, [])
+    .addHelpText(
+      "after",
+      examples([
+        "GITHUB_TOKEN=... actions-warehouse doctor",
+        "GITHUB_API_URL=https://ghe.example.com/api/v3 actions-warehouse doctor --duckdb-path .warehouse/acme.duckdb",
+        "GITHUB_APP_ID=123456 GITHUB_APP_PRIVATE_KEY_FILE=app.pem actions-warehouse doctor --org acme --user octo-dev",
+      ]),
+    )
+    .action(async (flags: { warehouse: string; duckdbPath: string; stagingDir: string; repo: string[]; org: string[]; user: string[] }) => {
       const env = githubEnv();
-      const results = await runDoctor({ apiUrl: env.apiUrl, ...(env.token ? { token: env.token } : {}), duckdbPath: flags.duckdbPath, stagingDir: flags.stagingDir, warehouse: flags.warehouse });
+      const app = githubAppEnv();
+      const results = await runDoctor({
+        apiUrl: env.apiUrl,
+        ...(env.token ? { token: env.token } : {}),
+        ...(app.appId || app.appPrivateKey || app.appPrivateKeyFile ? { app: { appId: app.appId, privateKey: app.appPrivateKey, privateKeyFile: app.appPrivateKeyFile } } : {}),
+        ...(app.packagesToken ? { packagesToken: app.packagesToken } : {}),
+        scope: { repos: flags.repo, orgs: flags.org, users: flags.user },
+        duckdbPath: flags.duckdbPath,
+        stagingDir: flags.stagingDir,
+        warehouse: flags.warehouse,
+      });
       console.log(doctorReport(results));
       const failed = results.filter((r) => r.status === "fail").length;
       if (failed) throw new CheckFailedError(`doctor: ${failed} check(s) failed`);
