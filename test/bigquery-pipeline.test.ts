@@ -96,7 +96,9 @@ describe("pipeline --warehouse bigquery against the stand-ins", () => {
       expect(f.path).toMatch(new RegExp(`^raw/${f.table}/dt=\\d{4}-\\d{2}-\\d{2}/[^/]+\\.ndjson\\.gz$`));
       expect(names.has(`${PREFIX}/${f.path}`), f.path).toBe(true);
     }
-    expect(names.has(`${PREFIX}/manifests/${manifest.extract_id}.json`)).toBe(true);
+    // Loaded, so archived: the pending folder holds nothing of it.
+    expect(names.has(`${PREFIX}/archive/manifests/${manifest.extract_id}.json`)).toBe(true);
+    expect(names.has(`${PREFIX}/manifests/${manifest.extract_id}.json`)).toBe(false);
 
     const tables = manifest.files.map((f) => f.table).sort();
     expect(tables).toEqual(expect.arrayContaining(["workflow_runs", "workflow_jobs", "job_steps", "workflows", "packages", "package_versions"]));
@@ -150,7 +152,7 @@ describe("pipeline --warehouse bigquery against the stand-ins", () => {
   it("a run that dies after submitting its loads is settled by the retried run, never loaded twice", async () => {
     // Job status calls fail (403, not retried by the client) until the retry: run 2 stops mid-load.
     let broken = true;
-    google.bigquery.setFault((req) => (broken && req.method === "GET" && /\/jobs\/aw_load_/.test(req.path) ? { status: 403, afterHandling: false } : undefined));
+    google.bigquery.setFault((req) => (broken && req.method === "GET" && /\/jobs\/aw_/.test(req.path) ? { status: 403, afterHandling: false } : undefined));
     const beforeJobs = google.bigquery.loadJobs().length;
     // --refetch: fetch everything again, so both runs carry batches of every table.
     expect(await cli(...pipelineArgs(join(dir, "run-2")), "--refetch")).toBe(1);
