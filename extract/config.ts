@@ -57,6 +57,8 @@ export const extractConfigSchema = z
     users: z.array(z.string().regex(LOGIN, { error: "--user must be a user login" })).default([]),
     /** Without it, the window starts at the warehouse's watermark minus `lookbackDays`. */
     since: utcDate("--since").optional(),
+    /** First day for a scope the warehouse has never extracted; ignored once a watermark exists. */
+    initialSince: utcDate("--initial-since").optional(),
     lookbackDays: z.number({ error: "--lookback-days must be a whole number of days (0-400)" }).int({ error: "--lookback-days must be a whole number of days (0-400)" }).min(0, { error: "--lookback-days must be between 0 and 400" }).max(400, { error: "--lookback-days must be between 0 and 400" }).default(DEFAULT_LOOKBACK_DAYS),
     /** Ignore the warehouse's ETags and known runs: fetch everything in the window again. */
     refetch: z.boolean().default(false),
