@@ -16,6 +16,8 @@ import { formatTable } from "./summary.js";
 import { runDemo } from "./demo.js";
 import { defaultReportPath, reportSummary, runReport } from "./report.js";
 import { doctorReport, runDoctor } from "./doctor.js";
+import { gcpChecks } from "./doctor-gcp.js";
+import { bigQuerySettings } from "../load/bigquery-client.js";
 import { createTransformProgress } from "./transform-progress.js";
 import { bigQueryLoadCommand, bigQueryOptions, bigQueryPipelineCommand, bigQueryTransformCommand, registerBigQueryCommands, type BigQueryFlags } from "./bigquery-commands.js";
 
@@ -191,37 +193,63 @@ export function buildProgram(log: Logger): Command {
       await runDemo({ duckdbPath: flags.duckdbPath, seed: flags.seed, log });
     });
 
-  program
-    .command("report")
-    .description("write a self-contained HTML dashboard of the rpt_* views (opens from a file, offline)")
-    .option("--duckdb-path <file>", "DuckDB warehouse file to read (opened read-only)", defaults.duckdbPath)
+  bigQueryOptions(
+    program
+      .command("report")
+      .description("write a self-contained HTML dashboard of the rpt_* views (opens from a file, offline)")
+      .addOption(new Option("--warehouse <kind>", "warehouse whose rpt_* views are read").choices(WAREHOUSES).default("duckdb"))
+      .option("--duckdb-path <file>", "DuckDB warehouse file to read (opened read-only)", defaults.duckdbPath),
+    { bucket: false },
+  )
     .option("--out <file>", "HTML file to write", defaultReportPath)
     .option("--since <YYYY-MM-DD>", "only include days from this UTC day on (default: everything)")
     .option("--title <text>", "page title")
-    .addHelpText("after", examples(["actions-warehouse report", "actions-warehouse report --duckdb-path .warehouse/acme.duckdb --out acme.html --since 2026-10-01", "actions-warehouse report --duckdb-path .warehouse/demo.duckdb --title 'Demo org'"]))
-    .action(async (flags: { duckdbPath: string; out: string; since?: string; title?: string }) => {
-      const result = await runReport({ duckdbPath: flags.duckdbPath, out: flags.out, ...(flags.since ? { since: flags.since } : {}), ...(flags.title ? { title: flags.title } : {}), log });
+    .addHelpText(
+      "after",
+      examples([
+        "actions-warehouse report",
+        "actions-warehouse report --duckdb-path .warehouse/acme.duckdb --out acme.html --since 2026-10-01",
+        "actions-warehouse report --duckdb-path .warehouse/demo.duckdb --title 'Demo org'",
+        "actions-warehouse report --warehouse bigquery --project acme-data --location EU --out acme.html",
+      ]),
+    )
+    .action(async (flags: BigQueryFlags & { warehouse: string; duckdbPath: string; out: string; since?: string; title?: string }) => {
+      const bigquery =
+        flags.warehouse === "bigquery"
+          ? bigQuerySettings({ ...(flags.project ? { project: flags.project } : {}), ...(flags.location ? { location: flags.location } : {}) }, process.env, { bucket: false })
+          : undefined;
+      const result = await runReport({
+        duckdbPath: flags.duckdbPath,
+        ...(bigquery ? { bigquery: { projectId: bigquery.projectId, location: bigquery.location } } : {}),
+        out: flags.out,
+        ...(flags.since ? { since: flags.since } : {}),
+        ...(flags.title ? { title: flags.title } : {}),
+        log,
+      });
       console.log(reportSummary(result));
     });
 
-  program
-    .command("doctor")
-    .description("check the setup before a run: API reachable, token accepted and its scopes, rate limit left, staging writable, warehouse file readable")
-    .addOption(new Option("--warehouse <kind>", "warehouse the pipeline targets").choices(WAREHOUSES).default("duckdb"))
-    .option("--duckdb-path <file>", "DuckDB warehouse file to check (opened read-only)", defaults.duckdbPath)
-    .option("--staging-dir <dir>", "staging folder that must be writable", defaults.stagingDir)
-    .option("--repo <owner/name>", "with a GitHub App: check its installation on the repository's owner (repeatable)", collect, [])
-    .option("--org <org>", "with a GitHub App: check its installation on the organisation (repeatable)", collect, [])
-    .option("--user <user>", "with a GitHub App: check its installation on the user (repeatable)", collect, [])
+  bigQueryOptions(
+    program
+      .command("doctor")
+      .description("check the setup before a run: API reachable, token accepted and its scopes, rate limit left, staging writable, warehouse file readable; with --warehouse bigquery: credentials, datasets, bucket and permissions")
+      .addOption(new Option("--warehouse <kind>", "warehouse the pipeline targets").choices(WAREHOUSES).default("duckdb"))
+      .option("--duckdb-path <file>", "DuckDB warehouse file to check (opened read-only)", defaults.duckdbPath)
+      .option("--staging-dir <dir>", "staging folder that must be writable", defaults.stagingDir)
+      .option("--repo <owner/name>", "with a GitHub App: check its installation on the repository's owner (repeatable)", collect, [])
+      .option("--org <org>", "with a GitHub App: check its installation on the organisation (repeatable)", collect, [])
+      .option("--user <user>", "with a GitHub App: check its installation on the user (repeatable)", collect, []),
+  )
     .addHelpText(
       "after",
       examples([
         "GITHUB_TOKEN=... actions-warehouse doctor",
         "GITHUB_API_URL=https://ghe.example.com/api/v3 actions-warehouse doctor --duckdb-path .warehouse/acme.duckdb",
         "GITHUB_APP_ID=123456 GITHUB_APP_PRIVATE_KEY_FILE=app.pem actions-warehouse doctor --org acme --user octo-dev",
+        "actions-warehouse doctor --warehouse bigquery --project acme-data --location EU --bucket acme-actions-staging",
       ]),
     )
-    .action(async (flags: { warehouse: string; duckdbPath: string; stagingDir: string; repo: string[]; org: string[]; user: string[] }) => {
+    .action(async (flags: BigQueryFlags & { warehouse: string; duckdbPath: string; stagingDir: string; repo: string[]; org: string[]; user: string[] }) => {
       const env = githubEnv();
       const app = githubAppEnv();
       const results = await runDoctor({
@@ -233,6 +261,7 @@ export function buildProgram(log: Logger): Command {
         duckdbPath: flags.duckdbPath,
         stagingDir: flags.stagingDir,
         warehouse: flags.warehouse,
+        ...(flags.warehouse === "bigquery" ? { gcp: () => gcpChecks({ flags }) } : {}),
       });
       console.log(doctorReport(results));
       const failed = results.filter((r) => r.status === "fail").length;

@@ -1,6 +1,7 @@
 /** `actions-warehouse report`: the HTML dashboard of a warehouse, with a short summary of what it holds. */
 import { join } from "node:path";
 import type { Logger } from "../log/logger.js";
+import type { BigQueryReportTarget } from "../report/bigquery-source.js";
 import { writeReport, type WriteReportResult } from "../report/build.js";
 import { defaults } from "./options.js";
 import { formatTable, seconds } from "./summary.js";
@@ -9,6 +10,8 @@ export const defaultReportPath = join(defaults.warehouseDir, "report.html");
 
 export interface ReportOptions {
   duckdbPath: string;
+  /** Read the rpt_* views from BigQuery instead of the DuckDB file. */
+  bigquery?: BigQueryReportTarget;
   out: string;
   since?: string;
   title?: string;
@@ -18,8 +21,9 @@ export interface ReportOptions {
 export async function runReport(options: ReportOptions): Promise<WriteReportResult & { durationMs: number }> {
   const started = Date.now();
   const result = await writeReport({
-    duckdbPath: options.duckdbPath,
+    ...(options.bigquery ? { bigquery: options.bigquery } : { duckdbPath: options.duckdbPath }),
     out: options.out,
+    log: options.log,
     ...(options.since ? { since: options.since } : {}),
     ...(options.title ? { title: options.title } : {}),
   });
@@ -41,10 +45,12 @@ export function reportSummary(result: WriteReportResult & { durationMs: number }
     ["rpt_workflow_topology_nodes", d.nodes.length],
     ["rpt_workflow_topology_edges", d.edges.length],
   ];
+  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
   return [
     formatTable(["view", "rows"], rows),
     "",
     `reference time  ${d.referenceTime ?? "none (empty warehouse)"}`,
+    ...(result.scan ? [`scanned         ${mib(result.scan.totalBytes)} (BigQuery dry-run estimate, ${result.scan.totalBytes} bytes)`] : []),
     `size            ${(result.bytes / 1024).toFixed(0)} KiB, self-contained (opens offline)`,
     `time            ${seconds(result.durationMs)}`,
     `report          ${result.path}`,

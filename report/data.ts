@@ -1,16 +1,47 @@
 /**
  * Reads the reporting views of a warehouse into `ReportData`. Every row is checked with zod so a view
  * whose shape drifted stops the report with the view, row and column named instead of drawing a wrong
- * chart. The queries are plain SELECTs over `<models dataset>.rpt_*` so another warehouse only needs its
- * own `QueryRows`.
+ * chart.
+ *
+ * One set of queries for every warehouse: plain SELECTs over `<models dataset>.rpt_*` written in the SQL
+ * both engines read the same way (GoogleSQL that DuckDB also accepts: `CAST(x AS STRING)`, `@name`
+ * parameters, every ORDER BY column with its NULLS placement spelled out so ties and NULLs sort alike).
+ * Only the row source differs (`ReportSource`: DuckDB in report/build.ts, BigQuery in
+ * report/bigquery-source.ts); it quotes the table names and turns its values into JSON-like ones, and the
+ * zod schemas below make the result identical.
  */
 import { z } from "zod";
 import { datasets } from "../load/datasets.js";
 import { quoteIdent } from "../load/duckdb-connection.js";
 import type { ReportData } from "./model.js";
 
+/** Named query parameters, written `@name` in the SQL. Dates are passed as text and CAST in the SQL. */
+export type ReportParams = Record<string, string | number>;
+
 /** Runs a SELECT and returns rows as JSON values (numbers may arrive as strings, instants as text). */
-export type QueryRows = (sql: string) => Promise<Record<string, unknown>[]>;
+export type QueryRows = (sql: string, params: ReportParams) => Promise<Record<string, unknown>[]>;
+
+/** Where the report reads its rows from. */
+export interface ReportSource {
+  /** The name of a table or view of the models dataset, quoted for the engine (`"ds"."v"`, `` `p.ds.v` ``). */
+  table(name: string): string;
+  query: QueryRows;
+  /** Bytes a query would scan (a BigQuery dry run); absent where reading costs nothing. */
+  dryRun?: (sql: string, params: ReportParams) => Promise<number>;
+  /** Where a view lives, for error messages. */
+  where(view: string): string;
+  /** The command that builds the views on this warehouse, for error messages. */
+  transformCommand: string;
+}
+
+/** The DuckDB naming, for a bare `QueryRows` (tests) and the DuckDB file. */
+export function duckDbNames(): Pick<ReportSource, "table" | "where" | "transformCommand"> {
+  return {
+    table: (name) => `${quoteIdent(datasets.models)}.${quoteIdent(name)}`,
+    where: (view) => `${datasets.models}.${view} in the DuckDB file`,
+    transformCommand: "actions-warehouse transform",
+  };
+}
 
 export class ReportDataError extends Error {
   constructor(message: string) {
@@ -112,102 +143,178 @@ export interface ReadReportOptions {
   now?: Date;
 }
 
-function sqlDate(value: string, field: string): string {
+/** Validates a YYYY-MM-DD day and returns its UTC midnight in milliseconds. */
+function utcDay(value: string, field: string): number {
   const ms = Date.parse(`${value}T00:00:00Z`);
   // The round trip rejects days JavaScript would silently roll over (2026-02-30 → 2026-03-02).
   if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) throw new ReportDataError(`${field} must be YYYY-MM-DD, got ${JSON.stringify(value)}`);
-  return `DATE '${value}'`;
+  return ms;
 }
 
-export async function readReportData(query: QueryRows, options: ReadReportOptions = {}): Promise<ReportData> {
-  const m = quoteIdent(datasets.models);
-  const since = options.since ? sqlDate(options.since, "since") : null;
-  const from = (column: string) => (since ? `WHERE ${column} >= ${since}` : "");
-  const and = (column: string) => (since ? `AND ${column} >= ${since}` : "");
+/** One query of the report: the view it reads (for messages and the bytes estimate), its SQL and its row schema. */
+export interface ReportQuery<T extends z.ZodType = z.ZodType> {
+  view: string;
+  schema: T;
+  sql: string;
+  params: ReportParams;
+}
+
+const spec = <T extends z.ZodType>(view: string, schema: T, sql: string, params: ReportParams = {}): ReportQuery<T> => ({ view, schema, sql, params });
+
+/**
+ * `ORDER BY` the given keys, then every output column as a tie-breaker, each with NULLS FIRST: BigQuery
+ * sorts NULLs first and DuckDB last by default, and rows that tie on the keys must not come out in an
+ * engine's own order, or the two warehouses would embed different pages for the same data.
+ */
+function orderBy(columns: number, ...keys: (string | number)[]): string {
+  const all = [...keys, ...Array.from({ length: columns }, (_, i) => i + 1)];
+  return `ORDER BY ${all.map((k) => `${k} NULLS FIRST`).join(", ")}`;
+}
+
+/** The report's queries, in the order they run. The SQL is the same for every warehouse; `table` quotes the names. */
+export function reportQueries(table: (name: string) => string, options: ReadReportOptions = {}) {
+  const sinceMs = options.since ? utcDay(options.since, "since") : null;
   const runningLimit = options.runningLimit ?? 500;
   if (!Number.isInteger(runningLimit) || runningLimit < 1) throw new ReportDataError("runningLimit must be a positive whole number");
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  // Bounds derived from --since are computed here, not with each engine's date functions.
+  const since: ReportParams = sinceMs === null ? {} : { since: day(sinceMs) };
+  const sinceMonth: ReportParams = sinceMs === null ? {} : { since_month: `${day(sinceMs).slice(0, 7)}-01` };
+  const sinceWeek: ReportParams = sinceMs === null ? {} : { since_week: day(sinceMs - 6 * 86_400_000) };
+  const where = (column: string, param = "since") => (sinceMs === null ? "" : `WHERE ${column} >= CAST(@${param} AS DATE)`);
+  const and = (column: string) => (sinceMs === null ? "" : `AND ${column} >= CAST(@since AS DATE)`);
 
-  const read = async <T extends z.ZodType>(view: string, schema: T, sql: string) => {
-    let rows: Record<string, unknown>[];
-    try {
-      rows = await query(sql);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      throw new ReportDataError(`cannot read ${view}: ${message.split("\n")[0]} (build the models first: actions-warehouse transform)`);
-    }
-    return parseRows(view, schema, rows);
+  return {
+    kpis: spec(
+      "rpt_kpi_summary",
+      kpiRow,
+      `SELECT period, period_hours, reference_time, current_start, previous_start, runs_current, runs_previous,
+              successes_current, successes_previous, failures_current, failures_previous,
+              success_rate_current, success_rate_previous, avg_duration_seconds_current, avg_duration_seconds_previous
+         FROM ${table("rpt_kpi_summary")} ${orderBy(15, "period_hours")}`,
+    ),
+    // No rpt_* view has a daily mean duration; the KPI's own definition (latest completed attempts by
+    // created day) over the fact table gives the average-duration sparkline. Counts come from the views.
+    kpiDaily: spec(
+      "fct_workflow_runs",
+      kpiDailyRow,
+      `SELECT CAST(CAST(created_at AS DATE) AS STRING) AS date, COUNT(*) AS runs, AVG(duration_seconds) AS avg_duration_seconds
+         FROM ${table("fct_workflow_runs")}
+        WHERE is_latest_attempt AND status = 'completed' ${and("CAST(created_at AS DATE)")}
+        GROUP BY 1 ${orderBy(1)}`,
+      since,
+    ),
+    health: spec(
+      "rpt_pipeline_health_daily",
+      healthRow,
+      `SELECT CAST(run_date AS STRING) AS date, repository, COALESCE(workflow_name, '(unknown)') AS workflow, runs, successes, failures,
+              p50_duration_seconds AS p50, p95_duration_seconds AS p95
+         FROM ${table("rpt_pipeline_health_daily")} ${where("run_date")} ${orderBy(8)}`,
+      since,
+    ),
+    branchFailures: spec(
+      "rpt_failures_by_branch",
+      branchRow,
+      `SELECT CAST(run_date AS STRING) AS date, repository, COALESCE(workflow_name, '(unknown)') AS workflow, COALESCE(head_branch, '(none)') AS branch, runs, failures
+         FROM ${table("rpt_failures_by_branch")} WHERE failures > 0 ${and("run_date")} ${orderBy(6)}`,
+      since,
+    ),
+    runners: spec(
+      "rpt_runner_queue_latency",
+      runnerRow,
+      `SELECT CAST(job_date AS STRING) AS date, COALESCE(NULLIF(runner_labels, ''), '(none)') AS labels, runner_os, COALESCE(is_self_hosted, FALSE) AS self_hosted,
+              jobs, started_jobs, avg_queue_seconds, p95_queue_seconds, avg_duration_seconds, p95_duration_seconds
+         FROM ${table("rpt_runner_queue_latency")} ${where("job_date")} ${orderBy(10)}`,
+      since,
+    ),
+    runningCount: spec("rpt_running_now", z.object({ n: num }), `SELECT COUNT(*) AS n FROM ${table("rpt_running_now")}`),
+    running: spec(
+      "rpt_running_now",
+      runningRow,
+      `SELECT entity_type, run_id, job_id, repository, COALESCE(workflow_name, '(unknown)') AS workflow, job_name, head_branch AS branch, status, created_at, age_seconds
+         FROM ${table("rpt_running_now")} ${orderBy(10, "created_at", "run_id", "job_id")} LIMIT @running_limit`,
+      { running_limit: runningLimit },
+    ),
+    cost: spec(
+      "rpt_cost_monthly",
+      costRow,
+      `SELECT CAST(month AS STRING) AS month, repository, COALESCE(workflow_name, '(unknown)') AS workflow, runner_os, jobs,
+              COALESCE(billable_minutes, 0) AS billable_minutes, COALESCE(estimated_cost_usd, 0) AS cost_usd
+         FROM ${table("rpt_cost_monthly")} ${where("month", "since_month")} ${orderBy(7)}`,
+      sinceMonth,
+    ),
+    packages: spec(
+      "rpt_package_publish_frequency",
+      packageRow,
+      `SELECT CAST(week_start AS STRING) AS week, owner, package_type, package_name, versions_published AS published, versions_deleted AS deleted
+         FROM ${table("rpt_package_publish_frequency")} ${where("week_start", "since_week")} ${orderBy(6)}`,
+      sinceWeek,
+    ),
+    nodes: spec(
+      "rpt_workflow_topology_nodes",
+      nodeRow,
+      `SELECT node_id AS id, node_type AS type, label, repository, workflow_name AS workflow, job_name AS job, runs, failures, total_runtime_seconds AS runtime_seconds
+         FROM ${table("rpt_workflow_topology_nodes")} ${orderBy(9)}`,
+    ),
+    edges: spec(
+      "rpt_workflow_topology_edges",
+      edgeRow,
+      `SELECT source_id AS source, target_id AS target, edge_type AS type, repository, workflow_name AS workflow, runs, failures, total_runtime_seconds AS runtime_seconds
+         FROM ${table("rpt_workflow_topology_edges")} ${orderBy(8)}`,
+    ),
   };
+}
 
-  const kpis = await read(
-    "rpt_kpi_summary",
-    kpiRow,
-    `SELECT period, period_hours, reference_time, current_start, previous_start, runs_current, runs_previous,
-            successes_current, successes_previous, failures_current, failures_previous,
-            success_rate_current, success_rate_previous, avg_duration_seconds_current, avg_duration_seconds_previous
-       FROM ${m}.rpt_kpi_summary ORDER BY period_hours`,
-  );
-  // No rpt_* view has a daily mean duration; the KPI's own definition (latest completed attempts by
-  // created day) over the fact table gives the average-duration sparkline. Counts come from the views.
-  const kpiDaily = await read(
-    "fct_workflow_runs",
-    kpiDailyRow,
-    `SELECT CAST(CAST(created_at AS DATE) AS VARCHAR) AS date, COUNT(*) AS runs, AVG(duration_seconds) AS avg_duration_seconds
-       FROM ${m}.fct_workflow_runs
-      WHERE is_latest_attempt AND status = 'completed' ${and("CAST(created_at AS DATE)")}
-      GROUP BY 1 ORDER BY 1`,
-  );
-  const health = await read(
-    "rpt_pipeline_health_daily",
-    healthRow,
-    `SELECT CAST(run_date AS VARCHAR) AS date, repository, COALESCE(workflow_name, '(unknown)') AS workflow, runs, successes, failures,
-            p50_duration_seconds AS p50, p95_duration_seconds AS p95
-       FROM ${m}.rpt_pipeline_health_daily ${from("run_date")} ORDER BY 1, 2, 3`,
-  );
-  const branchFailures = await read(
-    "rpt_failures_by_branch",
-    branchRow,
-    `SELECT CAST(run_date AS VARCHAR) AS date, repository, COALESCE(workflow_name, '(unknown)') AS workflow, COALESCE(head_branch, '(none)') AS branch, runs, failures
-       FROM ${m}.rpt_failures_by_branch WHERE failures > 0 ${and("run_date")} ORDER BY 1, 2, 3, 4`,
-  );
-  const runners = await read(
-    "rpt_runner_queue_latency",
-    runnerRow,
-    `SELECT CAST(job_date AS VARCHAR) AS date, COALESCE(NULLIF(runner_labels, ''), '(none)') AS labels, runner_os, COALESCE(is_self_hosted, FALSE) AS self_hosted,
-            jobs, started_jobs, avg_queue_seconds, p95_queue_seconds, avg_duration_seconds, p95_duration_seconds
-       FROM ${m}.rpt_runner_queue_latency ${from("job_date")} ORDER BY 1, 2, 3, 4`,
-  );
-  const [runningCount] = await read("rpt_running_now", z.object({ n: num }), `SELECT COUNT(*) AS n FROM ${m}.rpt_running_now`);
-  const running = await read(
-    "rpt_running_now",
-    runningRow,
-    `SELECT entity_type, run_id, job_id, repository, COALESCE(workflow_name, '(unknown)') AS workflow, job_name, head_branch AS branch, status, created_at, age_seconds
-       FROM ${m}.rpt_running_now ORDER BY created_at, run_id, job_id NULLS FIRST LIMIT ${runningLimit}`,
-  );
-  const cost = await read(
-    "rpt_cost_monthly",
-    costRow,
-    `SELECT CAST(month AS VARCHAR) AS month, repository, COALESCE(workflow_name, '(unknown)') AS workflow, runner_os, jobs,
-            COALESCE(billable_minutes, 0) AS billable_minutes, COALESCE(estimated_cost_usd, 0) AS cost_usd
-       FROM ${m}.rpt_cost_monthly ${since ? `WHERE month >= DATE_TRUNC('month', ${since})` : ""} ORDER BY 1, 2, 3, 4`,
-  );
-  const packages = await read(
-    "rpt_package_publish_frequency",
-    packageRow,
-    `SELECT CAST(week_start AS VARCHAR) AS week, owner, package_type, package_name, versions_published AS published, versions_deleted AS deleted
-       FROM ${m}.rpt_package_publish_frequency ${since ? `WHERE week_start >= ${since} - INTERVAL 6 DAY` : ""} ORDER BY 1, 2, 3, 4`,
-  );
-  const nodes = await read(
-    "rpt_workflow_topology_nodes",
-    nodeRow,
-    `SELECT node_id AS id, node_type AS type, label, repository, workflow_name AS workflow, job_name AS job, runs, failures, total_runtime_seconds AS runtime_seconds
-       FROM ${m}.rpt_workflow_topology_nodes ORDER BY 1`,
-  );
-  const edges = await read(
-    "rpt_workflow_topology_edges",
-    edgeRow,
-    `SELECT source_id AS source, target_id AS target, edge_type AS type, repository, workflow_name AS workflow, runs, failures, total_runtime_seconds AS runtime_seconds
-       FROM ${m}.rpt_workflow_topology_edges ORDER BY 1, 2`,
-  );
+function sourceOf(source: ReportSource | QueryRows): ReportSource {
+  return typeof source === "function" ? { ...duckDbNames(), query: source } : source;
+}
+
+/** Runs one step against the warehouse; a failure names the view, where it should be and how to build it. */
+async function guarded<T>(source: ReportSource, view: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ReportDataError(`cannot read ${view}: ${message.split("\n")[0]} (${source.where(view)}; run transform first: ${source.transformCommand})`);
+  }
+}
+
+export interface ScanEstimate {
+  totalBytes: number;
+  /** Bytes per view or table read, summed over its queries. */
+  byView: Record<string, number>;
+}
+
+/** Dry-runs every report query (BigQuery): what reading the views will scan, before anything is billed. */
+export async function estimateReportBytes(source: ReportSource, options: ReadReportOptions = {}): Promise<ScanEstimate | undefined> {
+  const dryRun = source.dryRun;
+  if (!dryRun) return undefined;
+  const byView: Record<string, number> = {};
+  let totalBytes = 0;
+  for (const q of Object.values(reportQueries(source.table, options))) {
+    const bytes = await guarded(source, q.view, () => dryRun(q.sql, q.params));
+    byView[q.view] = (byView[q.view] ?? 0) + bytes;
+    totalBytes += bytes;
+  }
+  return { totalBytes, byView };
+}
+
+export async function readReportData(rows: ReportSource | QueryRows, options: ReadReportOptions = {}): Promise<ReportData> {
+  const source = sourceOf(rows);
+  const q = reportQueries(source.table, options);
+  const read = async <T extends z.ZodType>(s: ReportQuery<T>): Promise<z.infer<T>[]> => parseRows(s.view, s.schema, await guarded(source, s.view, () => source.query(s.sql, s.params)));
+
+  const kpis = await read(q.kpis);
+  const kpiDaily = await read(q.kpiDaily);
+  const health = await read(q.health);
+  const branchFailures = await read(q.branchFailures);
+  const runners = await read(q.runners);
+  const [runningCount] = await read(q.runningCount);
+  const running = await read(q.running);
+  const cost = await read(q.cost);
+  const packages = await read(q.packages);
+  const nodes = await read(q.nodes);
+  const edges = await read(q.edges);
 
   return {
     title: options.title ?? "GitHub Actions warehouse",

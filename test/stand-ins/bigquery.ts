@@ -139,6 +139,11 @@ export interface BigQueryStandIn {
   loadJobs(): Record<string, unknown>[];
   rows(dataset: string, table: string): Record<string, unknown>[];
   setFault(fault: BigQueryStandInOptions["fault"]): void;
+  /**
+   * IAM permissions the caller lacks (empty: it has them all). `tables.testIamPermissions` leaves them
+   * out of its answer, and without `bigquery.jobs.create` jobs.insert answers 403 accessDenied. Mutable.
+   */
+  deniedPermissions: Set<string>;
   close(): Promise<void>;
 }
 
@@ -853,6 +858,8 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
 
   // -------------------------------------------------------------------------------------------------
 
+  const deniedPermissions = new Set<string>();
+
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL, body: unknown): Promise<number> {
     const path = url.pathname.replace(/^\/bigquery\/v2/, "");
     const method = req.method ?? "GET";
@@ -910,6 +917,15 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
       tables.set(key, stored);
       return json(res, await tableOut(stored));
     }
+    if ((m = /^\/projects\/([^/]+)\/datasets\/([^/]+)\/tables\/([^/:]+):testIamPermissions$/.exec(path)) && method === "POST") {
+      // tables.testIamPermissions: the subset of the asked permissions the caller has on the table.
+      const key = `${m[2]}.${m[3]}`;
+      if (!tables.has(key)) return apiError(res, 404, "NOT_FOUND", `Not found: Table ${m[1]}:${key}`, "notFound");
+      const asked = (body as { permissions?: unknown }).permissions;
+      if (!Array.isArray(asked) || asked.some((p) => typeof p !== "string")) return apiError(res, 400, "INVALID_ARGUMENT", "permissions must be a list of strings", "invalid");
+      const granted = (asked as string[]).filter((p) => !deniedPermissions.has(p));
+      return json(res, granted.length ? { permissions: granted } : {});
+    }
     if ((m = /^\/projects\/([^/]+)\/datasets\/([^/]+)\/tables\/([^/]+)$/.exec(path))) {
       const key = `${m[2]}.${m[3]}`;
       const t = tables.get(key);
@@ -950,6 +966,9 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
       }
     }
     if ((m = /^\/projects\/([^/]+)\/jobs$/.exec(path)) && method === "POST") {
+      if (deniedPermissions.has("bigquery.jobs.create")) {
+        return apiError(res, 403, "PERMISSION_DENIED", `Access Denied: Project ${m[1]}: User does not have bigquery.jobs.create permission in project ${m[1]}.`, "accessDenied");
+      }
       // @google-cloud/bigquery's createQueryJob (used by the Dataform CLI) copies its own options
       // `maxResults` and `reservation` into configuration.query, where the discovery schema has neither and
       // BigQuery ignores them. Tolerate exactly those two, there only; every other unknown field fails.
@@ -1121,6 +1140,7 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
     setFault: (next) => {
       fault = next;
     },
+    deniedPermissions,
     close: async () => {
       for (const t of timers) clearTimeout(t);
       timers.clear();

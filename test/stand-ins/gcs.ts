@@ -126,6 +126,11 @@ export interface GcsStandIn {
   clearRequests(): void;
   /** Location answered for a bucket. */
   bucketLocation(bucket: string): string;
+  /**
+   * IAM permissions the caller lacks (empty: it has them all): `GET /b/{bucket}/iam/testPermissions`
+   * (buckets.testIamPermissions, which the emulator lacks) leaves them out of its answer. Mutable.
+   */
+  deniedPermissions: Set<string>;
   close(): Promise<void>;
   /** Drops every object, upload session, rate-limit clock and request record. */
   reset(): void;
@@ -424,9 +429,20 @@ export async function startGcsStandIn(projectId = "stand-in-project", options: G
     requests.push(record);
   }
 
+  const deniedPermissions = new Set<string>();
+
   async function dispatch(req: IncomingMessage, res: ServerResponse, r: Route, parsed: URL, record: GcsRequestRecord): Promise<number> {
     const query = parsed.searchParams;
     const search = parsed.search;
+
+    const iam = /^(?:\/storage\/v1)?\/b\/([^/]+)\/iam\/testPermissions$/.exec(parsed.pathname);
+    if (iam && req.method === "GET") {
+      // buckets.testIamPermissions (https://cloud.google.com/storage/docs/json_api/v1/buckets/testIamPermissions):
+      // the subset of the `permissions` asked that the caller has.
+      await readBody(req);
+      const granted = query.getAll("permissions").filter((p) => !deniedPermissions.has(p));
+      return answer(res, 200, JSON.stringify({ kind: "storage#testIamPermissionsResponse", permissions: granted }));
+    }
 
     if (r.operation === "buckets.get" && rules.bucketLocation && r.bucket !== undefined) {
       // The emulator creates buckets on first use, so every bucket name exists here; GCS would answer 404
@@ -557,6 +573,7 @@ export async function startGcsStandIn(projectId = "stand-in-project", options: G
       requests.length = 0;
     },
     bucketLocation,
+    deniedPermissions,
     reset: () => {
       emulator.reset();
       lastMutation.clear();
