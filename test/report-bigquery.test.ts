@@ -3,15 +3,14 @@
  *
  * One seeded simulator extract feeds both warehouses: the DuckDB one through the real pipeline
  * (test/report-fixture.ts), the BigQuery stand-in through `bootstrap` and `load --warehouse bigquery`
- * from the very same staging folder. The models are built in the stand-in from the compiled Dataform
- * project's BigQuery SQL (CREATE OR REPLACE TABLE / VIEW query jobs, in dependency order); then
- * `report --warehouse bigquery --project P --out F` runs through the command line, and the page it writes
- * must embed exactly the DuckDB report's data (and be the same page once the generation time is equal).
+ * from the very same staging folder; `transform --warehouse bigquery` (the real Dataform CLI, with ADC)
+ * builds the models in the stand-in. Then `report --warehouse bigquery --project P --out F` runs through
+ * the command line, and the page it writes must embed exactly the DuckDB report's data (and be the same
+ * page once the generation time is equal).
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BigQuery } from "@google-cloud/bigquery";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { withZetaSql } from "../check/zetasql.js";
 import { checkGraph } from "../check/analyze.js";
@@ -21,7 +20,6 @@ import { buildReportHtml, writeReport } from "../report/build.js";
 import { reportQueries, type ReportParams } from "../report/data.js";
 import type { ReportData } from "../report/model.js";
 import { compileProject, type CompiledGraph } from "../transform/compile.js";
-import { actionsOf, planActions } from "../transform/run.js";
 import { buildReportWarehouse, REPORT_ANCHOR } from "./report-fixture.js";
 import { startGoogleStandIns, type GoogleStandIns } from "./stand-ins/google-env.js";
 
@@ -34,18 +32,6 @@ const embedded = (html: string): ReportData => {
   if (!json) throw new Error("no embedded report data");
   return JSON.parse(json) as ReportData;
 };
-
-/** The compiled project's own database name, swapped for the test project: every model reads and writes in P. */
-function inProject(graph: CompiledGraph, sql: string): string {
-  const database = graph.projectConfig.defaultDatabase ?? "";
-  return sql.replaceAll(`\`${database}.`, `\`${PROJECT}.`);
-}
-
-/** Runs one statement as a query job through the official client and waits for it. */
-async function runJob(bigquery: BigQuery, sql: string): Promise<void> {
-  const [job] = await bigquery.createQueryJob({ query: sql, useLegacySql: false, location: "US" });
-  await job.getQueryResults();
-}
 
 describe("report --warehouse bigquery", () => {
   let dir: string;
@@ -109,15 +95,9 @@ describe("report --warehouse bigquery", () => {
   });
 
   it("reads the views from BigQuery into the same page the DuckDB warehouse gives, after logging the bytes they scan", async () => {
-    // The models, as `dataform run` would create them: tables and views from the compiled BigQuery SQL.
-    const bigquery = new BigQuery({ projectId: PROJECT, location: "US" });
-    for (const action of planActions(actionsOf(graph))) {
-      const table = action.table;
-      if (!table) continue; // assertions are checks, not inputs of the report
-      const target = `\`${PROJECT}.${action.target.schema}.${action.target.name}\``;
-      const kind = action.type === "view" ? "VIEW" : "TABLE";
-      await runJob(bigquery, `CREATE OR REPLACE ${kind} ${target} AS\n${inProject(graph, table.query)}`);
-    }
+    // The models built by the real `transform --warehouse bigquery`: the Dataform CLI against the stand-in.
+    expect(await cli("transform", "--warehouse", "bigquery", "--project", PROJECT, "--var", `kpi_reference_time=${REPORT_ANCHOR}`), stderr).toBe(0);
+    expect(stderr).toContain("dataform run finished");
 
     stderr = "";
     const queriesBefore = google.bigquery.queries.length;
