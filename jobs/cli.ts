@@ -48,6 +48,7 @@ interface ScopeFlags {
   org: string[];
   user: string[];
   since?: string;
+  initialSince?: string;
   until?: string;
   stagingDir: string;
   concurrency: number;
@@ -76,6 +77,7 @@ function extractInput(flags: ScopeFlags): ExtractConfigInput {
     orgs: flags.org,
     users: flags.user,
     ...(flags.since ? { since: flags.since } : {}),
+    ...(flags.initialSince ? { initialSince: flags.initialSince } : {}),
     ...(flags.until ? { until: flags.until } : {}),
     lookbackDays: flags.lookbackDays,
     maxQuarantined: flags.maxQuarantined,
@@ -95,6 +97,7 @@ function scopeOptions(cmd: Command): Command {
     .option("--org <org>", "every repository and the packages of an organisation (repeatable)", collect, [])
     .option("--user <user>", "every repository and the packages of a user (repeatable)", collect, [])
     .option("--since <YYYY-MM-DD>", "first day (UTC) of runs to extract, by created date (default: the warehouse's watermark minus --lookback-days; required on the first run)")
+    .option("--initial-since <YYYY-MM-DD>", "first day (UTC) when the warehouse holds no extract of the scope yet; ignored afterwards (for scheduled runs)")
     .option("--lookback-days <n>", "without --since: days before the watermark to list again (runs can be re-run for 30 days)", integer("--lookback-days"), 30)
     .option("--max-quarantined <n|pct>", "fail the run when more records than this are quarantined: a count (100) or a share (1%, 0.01)", "1%")
     .option("--max-record-bytes <n>", "quarantine records larger than this many bytes", integer("--max-record-bytes"), 1024 * 1024)

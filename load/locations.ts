@@ -18,10 +18,17 @@ import { ConfigError } from "../extract/config.js";
  * London (europe-west2) and Zurich (europe-west6) are in Europe but not in the EU.
  */
 const NOT_IN_EU = new Set(["EUROPE-WEST2", "EUROPE-WEST6"]);
-const inMultiRegion = (region: string, multi: string): boolean => {
-  if (multi === "EU") return region.startsWith("EUROPE-") && !NOT_IN_EU.has(region);
-  if (multi === "US") return region.startsWith("US-");
-  if (multi === "ASIA") return region.startsWith("ASIA-");
+/**
+ * Predefined dual-regions and the multi-region that contains them
+ * (https://cloud.google.com/storage/docs/locations#location-dr): ASIA1 (Tokyo, Osaka), EUR4 (Finland,
+ * Netherlands), NAM4 (Iowa, South Carolina). EUR5 includes London and EUR7/EUR8 Zurich, outside the EU.
+ */
+const DUAL_REGIONS: Record<string, string> = { ASIA1: "ASIA", EUR4: "EU", NAM4: "US" };
+const inMultiRegion = (location: string, multi: string): boolean => {
+  if (DUAL_REGIONS[location] === multi) return true;
+  if (multi === "EU") return location.startsWith("EUROPE-") && !NOT_IN_EU.has(location);
+  if (multi === "US") return location.startsWith("US-");
+  if (multi === "ASIA") return location.startsWith("ASIA-");
   return false;
 };
 

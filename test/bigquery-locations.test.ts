@@ -20,6 +20,8 @@ describe("bucket and dataset locations", () => {
     ["EU", "EU", true],
     ["EU", "EUROPE-WEST1", true],
     ["EU", "EUROPE-WEST2", false],
+    ["EU", "EUR4", true],
+    ["EU", "EUR5", false],
     ["EU", "US", false],
     ["europe-west1", "EUROPE-WEST1", true],
     ["europe-west1", "EU", false],
