@@ -7,12 +7,10 @@
  */
 import { generateKeyPairSync, createPrivateKey, createSign } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { Ajv } from "ajv";
-import addFormatsImport from "ajv-formats";
+import type { Ajv } from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allJobsOf, generateDataset, operationsDisabledForApps, startSimulator, type Dataset, type FaultHook, type Simulator, type SimulatorApp } from "../simulator/index.js";
 import { runExtract, type ExtractResult } from "../extract/run.js";
@@ -22,6 +20,7 @@ import { createGitHubClient } from "../extract/client.js";
 import { doctorReport, runDoctor, type CheckResult } from "../jobs/doctor.js";
 import { createLogger } from "../log/logger.js";
 import { counts } from "./ground-truth.js";
+import { gitHubSpec, isObj, responseValidator, schemaValidatorFactory, type Json, type Obj } from "./openapi-schema.js";
 
 const APP_ID = 4711;
 const ANCHOR = "2026-10-15T12:00:00Z";
@@ -424,44 +423,14 @@ describe("doctor with GitHub App credentials", () => {
 });
 
 describe("simulator: GitHub App mode", () => {
-  type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-  type Obj = { [k: string]: Json };
-  const isObj = (x: Json | undefined): x is Obj => typeof x === "object" && x !== null && !Array.isArray(x);
   let spec: Obj;
   let ajv: Ajv;
   let ds: Dataset;
   let sim: Simulator;
   let orgInstallation: number;
 
-  /** OpenAPI 3.0 → JSON Schema (nullable), as test/simulator-openapi.test.ts does. */
-  function toJsonSchema(s: Json, seen = new Map<object, Json>()): Json {
-    if (Array.isArray(s)) return s.map((x) => toJsonSchema(x, seen));
-    if (!isObj(s)) return s;
-    const cached = seen.get(s);
-    if (cached !== undefined) return cached;
-    const out: Obj = {};
-    seen.set(s, out);
-    for (const [k, v] of Object.entries(s)) {
-      if (["example", "examples", "description", "nullable", "discriminator", "readOnly", "writeOnly"].includes(k)) continue;
-      out[k] = k === "properties" && isObj(v) ? Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, toJsonSchema(pv, seen)])) : toJsonSchema(v, seen);
-    }
-    if (s.nullable === true) {
-      if (typeof out.type === "string") {
-        out.type = [out.type, "null"];
-        if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
-      } else {
-        const inner: Obj = { ...out };
-        for (const k of Object.keys(out)) delete out[k];
-        out.anyOf = [inner, { type: "null" }];
-      }
-    }
-    return out;
-  }
   function conforms(method: string, path: string, status: number, body: Json): void {
-    const paths = spec.paths as Obj;
-    const op = (paths[path] as Obj)[method] as Obj;
-    const content = ((op.responses as Obj)[String(status)] as Obj).content as Obj;
-    const validate = ajv.compile(toJsonSchema((content["application/json"] as Obj).schema as Json) as Obj);
+    const validate = responseValidator(spec, ajv, method, path, status);
     expect(validate(body), `${method.toUpperCase()} ${path} ${status}: ${JSON.stringify(validate.errors?.slice(0, 3))}`).toBe(true);
   }
 
@@ -483,10 +452,8 @@ describe("simulator: GitHub App mode", () => {
   };
 
   beforeAll(async () => {
-    const require = createRequire(import.meta.url);
-    spec = JSON.parse(readFileSync(require.resolve("@octokit/openapi/generated/api.github.com.deref.json"), "utf8")) as Obj;
-    ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
-    (addFormatsImport as unknown as (a: Ajv) => Ajv)(ajv);
+    spec = gitHubSpec();
+    ajv = schemaValidatorFactory();
     ds = generateDataset({ seed: "app-sim", anchor: ANCHOR, days: 1, runsPerRepoPerDay: 2, busyDayRuns: 0, bigRunJobs: 3, bigPackageVersions: 2 });
     const app = appOf(ds, { ttlMs: 1000, accounts: [ds.org.login] });
     orgInstallation = app.installations[0]?.id ?? 0;

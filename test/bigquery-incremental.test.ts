@@ -7,15 +7,15 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateDataset, latestAttempt, startSimulator, type Dataset, type Simulator } from "../simulator/index.js";
-import { main } from "../jobs/cli.js";
 import { datasets } from "../load/datasets.js";
 import { rawTables, type RawTableName } from "../schemas/raw-tables.js";
 import { manifestSchema } from "../schemas/manifest.js";
 import { counts, runsInWindow } from "./ground-truth.js";
 import { SMALL_WORLD } from "./resilience-harness.js";
 import { startGoogleStandIns, type GoogleStandIns } from "./stand-ins/google-env.js";
+import { cliSession, type CliSession } from "./cli-session.js";
 
 const DAY = 86_400_000;
 const PROJECT = "acme-analytics";
@@ -27,9 +27,8 @@ describe("hourly ticks on BigQuery without --since", () => {
   let dataset: Dataset;
   let simulator: Simulator;
   let google: GoogleStandIns;
-  let stderr = "";
-  const saved = { ...process.env };
-  const cli = (...args: string[]) => main(["node", "actions-warehouse", ...args]);
+  let session: CliSession;
+  const cli = (...args: string[]) => session.run(...args);
   const tick = (n: number, ...extra: string[]) =>
     cli(
       "pipeline", "--warehouse", "bigquery", "--no-transform", "--project", PROJECT, "--location", "US", "--bucket", BUCKET, "--prefix", "hourly",
@@ -46,22 +45,14 @@ describe("hourly ticks on BigQuery without --since", () => {
     dataset = generateDataset({ seed: "bq-ticks", ...SMALL_WORLD, anchor: new Date(Date.now() - 3600_000).toISOString() });
     simulator = await startSimulator({ dataset, token: TOKEN });
     google = await startGoogleStandIns({ projectId: PROJECT, jobLatencyMs: 30 });
-    process.env.GITHUB_API_URL = simulator.url;
-    process.env.GITHUB_TOKEN = TOKEN;
-    process.env.LOG_LEVEL = "info";
-    vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-      stderr += String(chunk);
-      return true;
-    });
-    vi.spyOn(console, "log").mockImplementation(() => {});
+    session = cliSession({ GITHUB_API_URL: simulator.url, GITHUB_TOKEN: TOKEN, LOG_LEVEL: "info" });
     expect(await cli("bootstrap", "--project", PROJECT, "--location", "US")).toBe(0);
     // bootstrap is run every hour by the scheduled workflow: the second run changes nothing.
     expect(await cli("bootstrap", "--project", PROJECT, "--location", "US")).toBe(0);
   }, 120_000);
 
   afterAll(async () => {
-    vi.restoreAllMocks();
-    process.env = saved;
+    session?.close();
     await google?.close();
     await simulator?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -69,10 +60,10 @@ describe("hourly ticks on BigQuery without --since", () => {
 
   it("the first tick needs --since; with it, every run attempt, job and step lands once", async () => {
     expect(await tick(0)).toBe(3); // a configuration error: exit code 3
-    expect(stderr).toMatch(/--since is required: the warehouse holds no completed extract/);
+    expect(session.stderr).toMatch(/--since is required: the warehouse holds no completed extract/);
     // The days the default 30-day lookback will re-list, so the next tick finds an ETag for each page.
     const since = new Date(Date.now() - 30 * DAY).toISOString().slice(0, 10);
-    expect(await tick(1, "--since", since), stderr.slice(-3000)).toBe(0);
+    expect(await tick(1, "--since", since), session.stderr.slice(-3000)).toBe(0);
     const truth = counts(dataset, runsInWindow(dataset, `${since}T00:00:00Z`, "9999-12-31T00:00:00Z"));
     expect(keyed("workflow_runs")).toEqual({ rows: truth.attempts, keys: truth.attempts });
     expect(keyed("workflow_jobs")).toEqual({ rows: truth.jobs, keys: truth.jobs });
@@ -81,14 +72,14 @@ describe("hourly ticks on BigQuery without --since", () => {
 
   it("an unchanged hour spends no rate limit: every list page answers 304 to the ETag read from BigQuery", async () => {
     simulator.resetStats();
-    stderr = "";
-    expect(await tick(2), stderr.slice(-3000)).toBe(0);
+    session.clear();
+    expect(await tick(2), session.stderr.slice(-3000)).toBe(0);
     const stats = simulator.stats();
     expect(stats.requests).toBeGreaterThan(0);
     expect(stats.costly).toBe(0);
     expect(stats.notModified).toBe(stats.requests);
     // The state was read with dry-run byte estimates logged first.
-    for (const q of ["watermarks", "knownRuns", "httpCache"]) expect(stderr).toMatch(new RegExp(`state query.*${q}.*bytes_processed`));
+    for (const q of ["watermarks", "knownRuns", "httpCache"]) expect(session.stderr).toMatch(new RegExp(`state query.*${q}.*bytes_processed`));
   }, 120_000);
 
   it("a re-run and a new run cost only their pages and their own requests, and land once", async () => {
@@ -98,7 +89,7 @@ describe("hourly ticks on BigQuery without --since", () => {
     simulator.rerun(rerun.id);
     const added = simulator.addRun({ repo: rerun.repo });
     simulator.resetStats();
-    expect(await tick(3), stderr.slice(-3000)).toBe(0);
+    expect(await tick(3), session.stderr.slice(-3000)).toBe(0);
     const stats = simulator.stats();
     // 2 changed day pages (the re-run's day, the new run's day) + attempt 1 of the re-run + jobs of both runs.
     expect(stats.costly).toBe(5);
@@ -122,6 +113,6 @@ describe("hourly ticks on BigQuery without --since", () => {
         }
       }
     }
-    expect(stderr).not.toContain(TOKEN);
+    expect(session.stderr).not.toContain(TOKEN);
   }, 120_000);
 });

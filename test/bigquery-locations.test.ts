@@ -6,11 +6,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../jobs/cli.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bucketLocationCompatible } from "../load/locations.js";
 import { generateDataset, startSimulator, type Simulator } from "../simulator/index.js";
 import { startGoogleStandIns, type GoogleStandIns } from "./stand-ins/google-env.js";
+import { cliSession, type CliSession } from "./cli-session.js";
 
 describe("bucket and dataset locations", () => {
   it.each([
@@ -34,25 +34,18 @@ describe("bucket and dataset locations", () => {
     let google: GoogleStandIns;
     let simulator: Simulator;
     let dir: string;
-    let stderr = "";
-    const saved = { ...process.env };
-    const cli = (...args: string[]) => main(["node", "actions-warehouse", ...args]);
+    let session: CliSession;
+    const cli = (...args: string[]) => session.run(...args);
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), "aw-locations-"));
       simulator = await startSimulator({ dataset: generateDataset({ seed: "loc", days: 1, runsPerRepoPerDay: 1, busyDayRuns: 0, bigRunJobs: 4, bigPackageVersions: 4 }) });
       google = await startGoogleStandIns({ projectId: "loc-project", gcs: { bucketLocations: { "us-bucket": "US", "eu-bucket": "EUROPE-WEST1" } } });
-      process.env.GITHUB_API_URL = simulator.url;
-      vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-        stderr += String(chunk);
-        return true;
-      });
-      vi.spyOn(console, "log").mockImplementation(() => {});
+      session = cliSession({ GITHUB_API_URL: simulator.url });
       expect(await cli("bootstrap", "--project", "loc-project", "--location", "EU")).toBe(0);
     });
     afterAll(async () => {
-      vi.restoreAllMocks();
-      process.env = saved;
+      session?.close();
       await google?.close();
       await simulator?.close();
       rmSync(dir, { recursive: true, force: true });
@@ -64,21 +57,21 @@ describe("bucket and dataset locations", () => {
     it("stops before extracting when the bucket is outside the datasets' multi-region, naming both locations", async () => {
       simulator.resetStats();
       expect(await pipeline("us-bucket", "EU")).toBe(3);
-      expect(stderr).toMatch(/bucket us-bucket is in US but the datasets are in EU/);
-      expect(stderr).toContain("--bucket (GCS_BUCKET)");
+      expect(session.stderr).toMatch(/bucket us-bucket is in US but the datasets are in EU/);
+      expect(session.stderr).toContain("--bucket (GCS_BUCKET)");
       expect(simulator.stats().requests).toBe(0);
     });
 
     it("stops when --location is not where the datasets are, saying which location to give", async () => {
-      stderr = "";
+      session.clear();
       expect(await pipeline("eu-bucket", "US")).toBe(3);
-      expect(stderr).toMatch(/is in EU, not US; give --location EU/);
+      expect(session.stderr).toMatch(/is in EU, not US; give --location EU/);
       expect(simulator.stats().requests).toBe(0);
     });
 
     it("runs when the bucket is a region inside the datasets' multi-region", async () => {
-      stderr = "";
-      expect(await pipeline("eu-bucket", "EU"), stderr.slice(-2000)).toBe(0);
+      session.clear();
+      expect(await pipeline("eu-bucket", "EU"), session.stderr.slice(-2000)).toBe(0);
       expect(simulator.stats().requests).toBeGreaterThan(0);
     });
   });

@@ -7,15 +7,15 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Storage } from "@google-cloud/storage";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateDataset, startSimulator, type Dataset, type Simulator } from "../simulator/index.js";
-import { main } from "../jobs/cli.js";
 import { datasets } from "../load/datasets.js";
 import { bigQuerySchemaDir } from "../schemas/bigquery-schema.js";
 import { manifestSchema, type Manifest } from "../schemas/manifest.js";
 import { rawTables, type RawTableName } from "../schemas/raw-tables.js";
 import { counts, runsInWindow } from "./ground-truth.js";
 import { startGoogleStandIns, type GoogleStandIns } from "./stand-ins/google-env.js";
+import { cliSession, type CliSession } from "./cli-session.js";
 
 const ANCHOR = "2026-10-15T12:00:00Z";
 const SINCE = "2026-10-12";
@@ -39,11 +39,8 @@ describe("pipeline --warehouse bigquery against the stand-ins", () => {
   let dataset: Dataset;
   let simulator: Simulator;
   let google: GoogleStandIns;
-  let stderr = "";
-  let stdout = "";
-  const saved = { ...process.env };
-
-  const cli = (...args: string[]) => main(["node", "actions-warehouse", ...args]);
+  let session: CliSession;
+  const cli = (...args: string[]) => session.run(...args);
   const pipelineArgs = (stagingDir: string) => [
     "pipeline", "--warehouse", "bigquery", "--org", dataset.org.login, "--user", dataset.user.login, "--since", SINCE,
     "--staging-dir", stagingDir, "--project", PROJECT, "--bucket", BUCKET, "--prefix", PREFIX, "--no-transform",
@@ -61,23 +58,12 @@ describe("pipeline --warehouse bigquery against the stand-ins", () => {
     // Three full extracts in one hour: more than one token's 5,000 requests.
     simulator = await startSimulator({ dataset, rateLimit: 50_000, token: GITHUB_TOKEN });
     google = await startGoogleStandIns({ projectId: PROJECT, jobLatencyMs: 40 });
-    process.env.GITHUB_API_URL = simulator.url;
-    process.env.GITHUB_TOKEN = GITHUB_TOKEN;
-    process.env.GITHUB_STEP_SUMMARY = join(dir, "step-summary.md");
-    process.env.LOG_LEVEL = "debug";
-    vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-      stderr += String(chunk);
-      return true;
-    });
-    vi.spyOn(console, "log").mockImplementation((...parts: unknown[]) => {
-      stdout += `${parts.join(" ")}\n`;
-    });
+    session = cliSession({ GITHUB_API_URL: simulator.url, GITHUB_TOKEN, GITHUB_STEP_SUMMARY: join(dir, "step-summary.md"), LOG_LEVEL: "debug" });
     expect(await cli("bootstrap", "--project", PROJECT, "--location", "US")).toBe(0);
   }, 120_000);
 
   afterAll(async () => {
-    vi.restoreAllMocks();
-    process.env = saved;
+    session?.close();
     await google?.close();
     await simulator?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -137,7 +123,7 @@ describe("pipeline --warehouse bigquery against the stand-ins", () => {
     expect(summary).toContain(`| workflow_runs | ${truth.attempts} | ${truth.attempts} |`);
     expect(summary).toMatch(/\*\*Quarantined records:\*\* \d+/);
     expect(summary).toContain(`**GitHub API budget:** ${manifest.api.requests} requests used`);
-    expect(stdout).toContain("load jobs");
+    expect(session.stdout).toContain("load jobs");
   });
 
   it("a retried load of the same run creates no second load job and no row twice", async () => {
@@ -146,7 +132,7 @@ describe("pipeline --warehouse bigquery against the stand-ins", () => {
     expect(await cli("load", "--warehouse", "bigquery", "--staging-dir", join(dir, "run-1"), "--project", PROJECT, "--bucket", BUCKET, "--prefix", PREFIX)).toBe(0);
     expect(google.bigquery.loadJobs()).toHaveLength(before);
     expect(google.bigquery.rows(datasets.raw, "workflow_runs")).toHaveLength(rowsBefore);
-    expect(stdout).toMatch(/0 objects staged, 0 extracts loaded with 0 load jobs/);
+    expect(session.stdout).toMatch(/0 objects staged, 0 extracts loaded with 0 load jobs/);
   });
 
   it("a run that dies after submitting its loads is settled by the retried run, never loaded twice", async () => {
@@ -184,8 +170,8 @@ describe("pipeline --warehouse bigquery against the stand-ins", () => {
     const secrets = [GITHUB_TOKEN, google.subjectToken];
     const bodies = JSON.stringify(google.bigquery.requests.filter((r) => r.path !== "/v1/token").map((r) => r.body));
     for (const s of secrets) {
-      expect(stderr).not.toContain(s);
-      expect(stdout).not.toContain(s);
+      expect(session.stderr).not.toContain(s);
+      expect(session.stdout).not.toContain(s);
       expect(bodies).not.toContain(s);
     }
     for (const table of google.bigquery.tables.values()) expect(JSON.stringify(table.rows)).not.toContain(GITHUB_TOKEN);

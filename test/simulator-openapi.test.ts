@@ -2,46 +2,10 @@
  * Conformance: every simulator endpoint's JSON body validates against the response schema of the same
  * operation and status code in GitHub's official OpenAPI description (@octokit/openapi, dereferenced).
  */
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { Ajv, type ValidateFunction } from "ajv";
-import addFormatsImport from "ajv-formats";
+import type { Ajv, ValidateFunction } from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateDataset, landmarks, startSimulator, type Dataset, type Simulator } from "../simulator/index.js";
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-type Obj = { [k: string]: Json };
-const isObj = (x: Json | undefined): x is Obj => typeof x === "object" && x !== null && !Array.isArray(x);
-
-const require = createRequire(import.meta.url);
-const specPath = require.resolve("@octokit/openapi/generated/api.github.com.deref.json");
-
-/** OpenAPI 3.0 → JSON Schema: `nullable: true` becomes a null-allowing type (or anyOf), drop example noise. */
-function toJsonSchema(s: Json, seen = new Map<object, Json>()): Json {
-  if (Array.isArray(s)) return s.map((x) => toJsonSchema(x, seen));
-  if (!isObj(s)) return s;
-  const cached = seen.get(s);
-  if (cached !== undefined) return cached;
-  const out: Obj = {};
-  seen.set(s, out);
-  for (const [k, v] of Object.entries(s)) {
-    if (k === "example" || k === "examples" || k === "description" || k === "nullable" || k === "discriminator" || k === "readOnly" || k === "writeOnly") continue;
-    out[k] = k === "properties" && isObj(v) ? Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, toJsonSchema(pv, seen)])) : toJsonSchema(v, seen);
-  }
-  if (s.nullable === true) {
-    if (typeof out.type === "string") {
-      out.type = [out.type, "null"];
-      if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
-    } else {
-      const inner: Obj = { ...out };
-      for (const k of Object.keys(out)) delete out[k];
-      out.anyOf = [inner, { type: "null" }];
-    }
-  }
-  return out;
-}
-
-const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
+import { gitHubSpec, isObj, responseValidator, schemaValidatorFactory, toJsonSchema, type Json, type Obj } from "./openapi-schema.js";
 
 let spec: Obj;
 let ajv: Ajv;
@@ -51,15 +15,7 @@ function validatorFor(path: string, status: number): ValidateFunction {
   const key = `${path} ${status}`;
   let v = validators.get(key);
   if (!v) {
-    const paths = spec.paths;
-    const op = isObj(paths) && isObj(paths[path]) ? (paths[path] as Obj).get : undefined;
-    if (!isObj(op) || !isObj(op.responses)) throw new Error(`no GET ${path} in the OpenAPI description`);
-    const resp = op.responses[String(status)];
-    const content = isObj(resp) ? resp.content : undefined;
-    const json = isObj(content) ? content["application/json"] : undefined;
-    const schema = isObj(json) ? json.schema : undefined;
-    if (!isObj(schema)) throw new Error(`GET ${path} has no JSON schema for status ${status}`);
-    v = ajv.compile(toJsonSchema(schema) as Obj);
+    v = responseValidator(spec, ajv, "get", path, status);
     validators.set(key, v);
   }
   return v;
@@ -79,9 +35,8 @@ async function check(operationPath: string, url: string, expectedStatus = 200): 
 }
 
 beforeAll(async () => {
-  spec = JSON.parse(readFileSync(specPath, "utf8")) as Obj;
-  ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
-  addFormats(ajv);
+  spec = gitHubSpec();
+  ajv = schemaValidatorFactory();
   ds = generateDataset({ seed: 7, days: 3, runsPerRepoPerDay: 10, busyDayRuns: 0 });
   sim = await startSimulator({ dataset: ds });
 });
