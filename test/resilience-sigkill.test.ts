@@ -20,13 +20,20 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "aw-sigkill-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs a tick in a child process and SIGKILLs it after `killAfterMs`; resolves with how it ended. */
+/**
+ * Runs a tick in a child process and SIGKILLs it `killAfterMs` after the tick began (the child says
+ * "start" once its modules are loaded, so start-up time on a slow machine does not eat the window);
+ * resolves with how it ended.
+ */
 function killedTick(config: object, duckdbPath: string, killAfterMs: number): Promise<"killed" | "finished" | "failed"> {
   return new Promise((resolve) => {
     const proc = spawn(process.execPath, ["--import", "tsx", child, JSON.stringify(config), duckdbPath], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    proc.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => proc.kill("SIGKILL"), killAfterMs);
+    let timer: NodeJS.Timeout | undefined;
+    proc.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (!timer && out.includes("start")) timer = setTimeout(() => proc.kill("SIGKILL"), killAfterMs);
+    });
     proc.on("exit", (_code, signal) => {
       clearTimeout(timer);
       resolve(signal === "SIGKILL" ? "killed" : out.includes("done") ? "finished" : "failed");
@@ -39,6 +46,8 @@ describe("SIGKILL at random instants", () => {
     const rng = seedrandom.alea("sigkill");
     const world = await startWorld("sigkill", dir, 0.04);
     const outcomes: string[] = [];
+    // How long a tick takes on this machine, measured on each resume (the first is a guess).
+    let tickMs = 2000;
     try {
       let first = true;
       for (let k = 0; k < KILLS; k++) {
@@ -47,15 +56,18 @@ describe("SIGKILL at random instants", () => {
           if (run && latestAttempt(run).status === "completed") world.simulator.rerun(run.id);
           world.schedule.onNewRun?.();
         }
-        // The child needs about a second to start; kill somewhere in its extract or load.
-        const outcome = await killedTick({ ...world.config(first), now: world.config(first).now }, world.duckdbPath, 900 + Math.floor(rng() * 2500));
+        // Kill somewhere in its extract or load: at a random share of how long the last tick took here
+        // (a fresh process is slower than the warm in-process tick, so the share falls inside its run).
+        const outcome = await killedTick({ ...world.config(first), now: world.config(first).now }, world.duckdbPath, Math.floor((0.05 + rng() * 0.9) * tickMs));
         outcomes.push(outcome);
         const arrive = world.schedule.onNewRun;
         world.schedule.onNewRun = undefined;
         let done = false;
         for (let attempt = 0; attempt < 5 && !done; attempt++) {
+          const started = performance.now();
           const next = await tick(world, first);
           done = !next.failed && next.crashed === null;
+          if (done) tickMs = Math.max(300, performance.now() - started);
         }
         world.schedule.onNewRun = arrive;
         expect(done, `kill ${k}: no successful resume`).toBe(true);
