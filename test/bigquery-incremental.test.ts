@@ -32,7 +32,8 @@ describe("hourly ticks on BigQuery without --since", () => {
   const tick = (n: number, ...extra: string[]) =>
     cli(
       "pipeline", "--warehouse", "bigquery", "--no-transform", "--project", PROJECT, "--location", "US", "--bucket", BUCKET, "--prefix", "hourly",
-      "--org", dataset.org.login, "--user", dataset.user.login, "--staging-dir", join(dir, `tick-${n}`), ...extra,
+      // The scope as `--repo o/r` flags, the form the issue's command line names.
+      ...dataset.repos.flatMap((r) => ["--repo", r.full_name]), "--staging-dir", join(dir, `tick-${n}`), ...extra,
     );
   const keyed = (table: RawTableName) => {
     const rows = google.bigquery.rows(datasets.raw, table);
