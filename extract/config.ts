@@ -24,7 +24,11 @@ const utcDate = (field: string) =>
   z
     .string({ error: `${field} is required (YYYY-MM-DD, UTC)` })
     .regex(DATE, { error: `${field} must be a date YYYY-MM-DD (UTC)` })
-    .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)), { error: `${field} is not a valid calendar date` });
+    // Strict: JavaScript reads 2026-02-30 as 2026-03-02; a real calendar date survives the round trip.
+    .refine((s) => {
+      const t = Date.parse(`${s}T00:00:00Z`);
+      return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === s;
+    }, { error: `${field} is not a real calendar date` });
 
 /** Re-runs can happen for 30 days after a run was created, so incremental extracts re-list that far back. */
 export const DEFAULT_LOOKBACK_DAYS = 30;
@@ -79,6 +83,8 @@ export const extractConfigSchema = z
     packagesToken: z.string().optional(),
     concurrency: z.number().int().min(1, { error: "--concurrency must be between 1 and 50" }).max(50, { error: "--concurrency must be between 1 and 50" }).default(8),
     stagingDir: z.string().min(1),
+    /** The warehouse this extract is for, recorded in the manifest (load/targets.ts `targetId`). */
+    target: z.string().optional(),
     /** Requests slower than this are aborted and retried. */
     requestTimeoutMs: z.number({ error: "request timeout must be a number of milliseconds" }).int().positive({ error: "request timeout must be a positive number of milliseconds" }).default(30_000),
     /** Retries per request (rate limits; 5xx and transport failures), then the extract fails. */
@@ -94,7 +100,16 @@ export const extractConfigSchema = z
     error: "nothing to extract: give at least one --repo OWNER/NAME, --org ORG or --user USER",
     path: ["repos"],
   })
-  .refine((c) => !c.until || !c.since || c.until >= c.since, { error: "--until must be on or after --since", path: ["until"] });
+  .refine((c) => !c.until || !c.since || c.until >= c.since, { error: "--until must be on or after --since", path: ["until"] })
+  // A window in the future would extract nothing and record a watermark of "now", so later runs would
+  // silently skip the days in between: refuse it. Today (UTC) is allowed.
+  .superRefine((c, ctx) => {
+    const today = (c.now ?? new Date()).toISOString().slice(0, 10);
+    for (const [key, flag] of [["since", "--since"], ["until", "--until"], ["initialSince", "--initial-since"]] as const) {
+      const day = c[key];
+      if (day && day > today) ctx.addIssue({ code: "custom", path: [key], message: `${flag} ${day} is in the future (today is ${today} UTC); give a day up to today` });
+    }
+  });
 
 export type ExtractConfigInput = z.input<typeof extractConfigSchema>;
 /** The App credentials, checked: a numeric ID and a parsed RSA private key (PEM). */

@@ -264,6 +264,7 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
         started_at: startedAt.toISOString(),
         finished_at: new Date().toISOString(),
         api_url: config.apiUrl,
+        ...(config.target ? { target: config.target } : {}),
         scope: { repositories: [...repositories].sort(), organizations: config.orgs, users: config.users },
         window: { since: window.from.toISOString(), until: window.to.toISOString() },
         api: {

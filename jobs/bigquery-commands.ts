@@ -12,6 +12,7 @@ import { runDataformOnBigQuery } from "../transform/dataform-bigquery.js";
 import { appendStepSummary, bigQueryPipelineMarkdown, bigQueryPipelineSummary, runBigQueryPipeline } from "./bigquery-pipeline.js";
 import { lookerLink } from "./looker-link.js";
 import { formatTable } from "./summary.js";
+import { defaultStagingDir, type Target } from "../load/targets.js";
 
 export interface BigQueryFlags {
   project?: string;
@@ -48,12 +49,18 @@ export function bigQueryOptions(cmd: Command, with_: { bucket: boolean } = { buc
   return cmd;
 }
 
-export async function bigQueryLoadCommand(flags: BigQueryFlags & { stagingDir: string }, log: Logger): Promise<void> {
+/** The BigQuery warehouse of these flags (project from --project, GOOGLE_CLOUD_PROJECT or dataform.json). */
+export function bigQueryTarget(flags: BigQueryFlags): Target {
+  return { kind: "bigquery", project: bigQuerySettings(settingsInput(flags), process.env, { bucket: false }).projectId };
+}
+
+export async function bigQueryLoadCommand(flags: BigQueryFlags & { stagingDir?: string }, log: Logger): Promise<void> {
   const settings = bigQuerySettings(settingsInput(flags));
+  const target: Target = { kind: "bigquery", project: settings.projectId };
   const staging = createGcsStaging(settings);
   const bigquery = createBigQuery(settings);
   await checkStaging(settings, bigquery);
-  const published = await staging.publish(flags.stagingDir, log);
+  const published = await staging.publish(flags.stagingDir ?? defaultStagingDir(target), log, target);
   const result = await loadIntoBigQuery({ bigquery, staging, location: settings.location, log });
   console.log(formatTable(["raw table", "rows loaded"], Object.entries(result.rows).sort()));
   console.log(`\n${published.uploaded} objects staged, ${result.manifests.length} extracts loaded with ${result.jobs.length} load jobs (${result.reused} already submitted), ${result.quarantined} quarantined records`);

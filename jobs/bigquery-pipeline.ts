@@ -8,6 +8,8 @@ import { runExtract, type ExtractResult } from "../extract/run.js";
 import type { ExtractConfigInput } from "../extract/config.js";
 import { checkStaging, createBigQuery, createGcsStaging, type BigQuerySettings } from "../load/bigquery-client.js";
 import { bigQueryExtractState, type StateQueryStats } from "../load/watermark-bigquery.js";
+import { checkTargets, targetId } from "../load/targets.js";
+import { LocalStaging } from "../load/staging.js";
 import { loadIntoBigQuery, type BigQueryLoadResult } from "../load/bigquery-load.js";
 import type { PublishResult } from "../load/gcs-staging.js";
 import { runDataformOnBigQuery, type DataformBigQueryOptions } from "../transform/dataform-bigquery.js";
@@ -38,13 +40,15 @@ export async function runBigQueryPipeline(options: BigQueryPipelineOptions): Pro
   const { log, settings } = options;
   const staging = createGcsStaging(settings);
   const bigquery = createBigQuery(settings);
-  // Before spending any API budget: a bucket BigQuery cannot load from fails every load job.
+  // Before spending any API budget: a bucket BigQuery cannot load from fails every load job, and a local
+  // staging folder holding another warehouse's extracts would fail the publish.
   await checkStaging(settings, bigquery);
+  checkTargets(await new LocalStaging(options.extract.stagingDir).listManifests(), { kind: "bigquery", project: settings.projectId });
   // Incremental: watermark, known runs and ETags from the warehouse's fully loaded extracts.
   const stateQueries: StateQueryStats[] = [];
   const state = bigQueryExtractState({ bigquery, location: settings.location, log, stats: stateQueries });
-  const extract = await runExtract(options.extract, { log, state });
-  const publish = await staging.publish(options.extract.stagingDir, log);
+  const extract = await runExtract({ ...options.extract, target: targetId({ kind: "bigquery", project: settings.projectId }) }, { log, state });
+  const publish = await staging.publish(options.extract.stagingDir, log, { kind: "bigquery", project: settings.projectId });
   const load = await loadIntoBigQuery({ bigquery, staging, location: settings.location, log, ...(options.pollMs ? { pollMs: options.pollMs } : {}) });
   if (options.transform) await runDataformOnBigQuery({ ...options.transform, projectId: settings.projectId, location: settings.location }, log);
   return { extract, publish, load, stateQueries, transformed: options.transform !== false, durationMs: Date.now() - started };

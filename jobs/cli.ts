@@ -19,7 +19,8 @@ import { doctorReport, runDoctor } from "./doctor.js";
 import { gcpChecks } from "./doctor-gcp.js";
 import { bigQuerySettings } from "../load/bigquery-client.js";
 import { createTransformProgress } from "./transform-progress.js";
-import { bigQueryLoadCommand, bigQueryOptions, bigQueryPipelineCommand, bigQueryTransformCommand, registerBigQueryCommands, type BigQueryFlags } from "./bigquery-commands.js";
+import { bigQueryLoadCommand, bigQueryOptions, bigQueryPipelineCommand, bigQueryTarget, bigQueryTransformCommand, registerBigQueryCommands, type BigQueryFlags } from "./bigquery-commands.js";
+import { defaultStagingDir, targetId, type Target } from "../load/targets.js";
 
 /** `check` or `test-models` found problems (already printed). */
 class CheckFailedError extends Error {
@@ -50,7 +51,8 @@ interface ScopeFlags {
   since?: string;
   initialSince?: string;
   until?: string;
-  stagingDir: string;
+  /** Default: the warehouse's own staging folder (load/targets.ts). */
+  stagingDir?: string;
   concurrency: number;
   packages: boolean;
   lookbackDays: number;
@@ -69,7 +71,8 @@ function githubAppEnv(env: NodeJS.ProcessEnv = process.env) {
   };
 }
 
-function extractInput(flags: ScopeFlags): ExtractConfigInput {
+/** The extract's settings for one warehouse: its staging folder (default: the warehouse's own) and its target. */
+function extractInput(flags: ScopeFlags, target: Target): ExtractConfigInput {
   const env = githubEnv();
   return {
     ...githubAppEnv(),
@@ -85,7 +88,8 @@ function extractInput(flags: ScopeFlags): ExtractConfigInput {
     refetch: flags.refetch === true,
     apiUrl: env.apiUrl,
     ...(env.token ? { token: env.token } : {}),
-    stagingDir: flags.stagingDir,
+    stagingDir: flags.stagingDir ?? defaultStagingDir(target),
+    target: targetId(target),
     concurrency: flags.concurrency,
     packages: flags.packages,
   };
@@ -103,7 +107,7 @@ function scopeOptions(cmd: Command): Command {
     .option("--max-record-bytes <n>", "quarantine records larger than this many bytes", integer("--max-record-bytes"), 1024 * 1024)
     .option("--refetch", "ignore the warehouse's ETags and known runs: fetch everything in the window again")
     .option("--until <YYYY-MM-DD>", "last day (UTC) of runs to extract, inclusive (default: now)")
-    .option("--staging-dir <dir>", "where NDJSON batches and manifests are written", defaults.stagingDir)
+    .option("--staging-dir <dir>", "where NDJSON batches and manifests are written (default: the warehouse's own, <duckdb file>.staging beside the DuckDB file, or .warehouse/bigquery-<project>.staging)")
     .option("--concurrency <n>", "concurrent GitHub requests", integer("--concurrency"), defaults.concurrency)
     .option("--no-packages", "skip GitHub Packages");
 }
@@ -143,7 +147,7 @@ export function buildProgram(log: Logger): Command {
     .addHelpText("after", examples(["actions-warehouse extract --repo acme/api --since 2026-11-01 --until 2026-11-07"]))
     .option("--duckdb-path <file>", "warehouse whose watermark, known runs and ETags make the extract incremental", defaults.duckdbPath)
     .action(async (flags: ScopeFlags & { duckdbPath: string }) => {
-      const result = await runExtract(extractInput(flags), { log, state: duckDbExtractState(flags.duckdbPath) });
+      const result = await runExtract(extractInput(flags, { kind: "duckdb", path: flags.duckdbPath }), { log, state: duckDbExtractState(flags.duckdbPath) });
       console.log(formatTable(["raw table", "records"], Object.entries(result.manifest.counts).sort()));
       console.log(`\nmanifest ${result.manifestPath}\nquarantined ${result.manifest.quarantined}, API requests ${result.manifest.api.requests}`);
       if (result.auth) console.log(`GitHub App: ${result.auth.installations} installation(s), ${result.auth.tokensMinted} token(s) minted, ${result.auth.requests} auth requests (not counted above)`);
@@ -151,11 +155,11 @@ export function buildProgram(log: Logger): Command {
     });
 
   warehouseOptions(program.command("load").description("load every staged batch not loaded yet (idempotent)"))
-    .option("--staging-dir <dir>", "staging folder to load from", defaults.stagingDir)
+    .option("--staging-dir <dir>", "staging folder to load from (default: the warehouse's own, as for extract)")
     .addHelpText("after", examples(["actions-warehouse load --duckdb-path .warehouse/warehouse.duckdb"]))
-    .action(async (flags: BigQueryFlags & { stagingDir: string; duckdbPath: string; warehouse: string }) => {
+    .action(async (flags: BigQueryFlags & { stagingDir?: string; duckdbPath: string; warehouse: string }) => {
       if (flags.warehouse === "bigquery") return bigQueryLoadCommand(flags, log);
-      const result = await loadIntoDuckDb({ duckdbPath: flags.duckdbPath, stagingDir: flags.stagingDir, log });
+      const result = await loadIntoDuckDb({ duckdbPath: flags.duckdbPath, stagingDir: flags.stagingDir ?? defaultStagingDir({ kind: "duckdb", path: flags.duckdbPath }), log });
       console.log(formatTable(["raw table", "rows loaded"], Object.entries(result.rows).sort()));
       console.log(`\n${result.loaded.length} batches loaded, ${result.skipped} already loaded, ${result.quarantined} quarantined records`);
     });
@@ -173,10 +177,10 @@ export function buildProgram(log: Logger): Command {
     .addHelpText("after", examples(["actions-warehouse pipeline --repo acme/api --repo acme/web --since 2026-11-01 --warehouse duckdb --duckdb-path .warehouse/acme.duckdb"]))
     .option("--no-transform", "stop after loading (matrix shards; one transform job runs the models once)")
     .action(async (flags: ScopeFlags & BigQueryFlags & { duckdbPath: string; warehouse: string; transform: boolean; tags: string[]; fullRefresh?: boolean; var: Record<string, string> }) => {
-      if (flags.warehouse === "bigquery") return bigQueryPipelineCommand(extractInput(flags), flags, log);
+      if (flags.warehouse === "bigquery") return bigQueryPipelineCommand(extractInput(flags, bigQueryTarget(flags)), flags, log);
       if (!flags.transform) throw new ConfigError([{ field: "--no-transform", message: "only with --warehouse bigquery (matrix shards); on DuckDB run extract and load instead" }]);
       const result = await runPipeline({
-        extract: extractInput(flags),
+        extract: extractInput(flags, { kind: "duckdb", path: flags.duckdbPath }),
         duckdbPath: flags.duckdbPath,
         ...(flags.tags.length ? { tags: flags.tags } : {}),
         fullRefresh: flags.fullRefresh === true,
@@ -238,7 +242,7 @@ export function buildProgram(log: Logger): Command {
       .description("check the setup before a run: API reachable, token accepted and its scopes, rate limit left, staging writable, warehouse file readable; with --warehouse bigquery: credentials, datasets, bucket and permissions")
       .addOption(new Option("--warehouse <kind>", "warehouse the pipeline targets").choices(WAREHOUSES).default("duckdb"))
       .option("--duckdb-path <file>", "DuckDB warehouse file to check (opened read-only)", defaults.duckdbPath)
-      .option("--staging-dir <dir>", "staging folder that must be writable", defaults.stagingDir)
+      .option("--staging-dir <dir>", "staging folder that must be writable and belong to this warehouse (default: the warehouse's own)")
       .option("--repo <owner/name>", "with a GitHub App: check its installation on the repository's owner (repeatable)", collect, [])
       .option("--org <org>", "with a GitHub App: check its installation on the organisation (repeatable)", collect, [])
       .option("--user <user>", "with a GitHub App: check its installation on the user (repeatable)", collect, []),
@@ -252,8 +256,9 @@ export function buildProgram(log: Logger): Command {
         "actions-warehouse doctor --warehouse bigquery --project acme-data --location EU --bucket acme-actions-staging",
       ]),
     )
-    .action(async (flags: BigQueryFlags & { warehouse: string; duckdbPath: string; stagingDir: string; repo: string[]; org: string[]; user: string[] }) => {
+    .action(async (flags: BigQueryFlags & { warehouse: string; duckdbPath: string; stagingDir?: string; repo: string[]; org: string[]; user: string[] }) => {
       const env = githubEnv();
+      const target: Target = flags.warehouse === "bigquery" ? bigQueryTarget(flags) : { kind: "duckdb", path: flags.duckdbPath };
       const app = githubAppEnv();
       const results = await runDoctor({
         apiUrl: env.apiUrl,
@@ -262,7 +267,8 @@ export function buildProgram(log: Logger): Command {
         ...(app.packagesToken ? { packagesToken: app.packagesToken } : {}),
         scope: { repos: flags.repo, orgs: flags.org, users: flags.user },
         duckdbPath: flags.duckdbPath,
-        stagingDir: flags.stagingDir,
+        stagingDir: flags.stagingDir ?? defaultStagingDir(target),
+        target,
         warehouse: flags.warehouse,
         ...(flags.warehouse === "bigquery" ? { gcp: () => gcpChecks({ flags }) } : {}),
       });

@@ -12,6 +12,8 @@
  * endpoints the extract needs that token can reach: repositories, workflows, runs list, jobs and
  * packages (never reachable for an App: the check names the credential that works).
  */
+import { LocalStaging } from "../load/staging.js";
+import { stagingTargetCheck, type Target } from "../load/targets.js";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
@@ -36,6 +38,8 @@ export interface DoctorOptions {
   stagingDir: string;
   /** The warehouse the pipeline targets; `bigquery` asks for the GCP checks. */
   warehouse?: string;
+  /** The warehouse the staging folder must belong to (load/targets.ts); checked when given. */
+  target?: Target;
   /**
    * Google Cloud checks (BigQuery datasets and job permission, bucket access). The hook for the
    * BigQuery path: until it is given, doctor reports GCP as "not configured" instead of guessing.
@@ -297,6 +301,16 @@ async function endpointCheck(
   };
 }
 
+/** The staging folder holds no extract of another warehouse (a `load` would refuse them). */
+async function stagingOwnerCheck(dir: string, target: Target): Promise<CheckResult> {
+  const check = "staging belongs to this warehouse";
+  try {
+    return { check, ...stagingTargetCheck(await new LocalStaging(dir).listManifests(), target) };
+  } catch (error) {
+    return { check, status: "fail", detail: `${(error as Error).message}: fix or remove the manifest` };
+  }
+}
+
 function stagingCheck(dir: string): CheckResult {
   const check = "staging folder";
   try {
@@ -352,6 +366,7 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
   registerSecret(options.token);
   const github = usesApp(options) ? await appChecks(options) : await githubChecks(options);
   const results = [...github, stagingCheck(options.stagingDir)];
+  if (options.target) results.push(await stagingOwnerCheck(options.stagingDir, options.target));
   if (options.warehouse === undefined || options.warehouse === "duckdb") results.push(await warehouseCheck(options.duckdbPath));
   if (options.gcp) results.push(...(await options.gcp()));
   else {

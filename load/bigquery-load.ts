@@ -32,6 +32,7 @@ import { QUARANTINE_TABLE } from "./bigquery-tables.js";
 import { datasets } from "./datasets.js";
 import type { StagedManifest, Staging } from "./staging.js";
 import { stateObjectPath } from "./state-objects.js";
+import { checkTargets } from "./targets.js";
 
 /** BigQuery accepts at most 10,000 source URIs per load job. */
 export const MAX_URIS_PER_JOB = 10_000;
@@ -254,6 +255,8 @@ export async function loadIntoBigQuery(options: BigQueryLoadOptions): Promise<Bi
   const pending = await staging.listManifests();
   log.info("pending extracts", { manifests: pending.length });
   const projectId = await options.bigquery.getProjectId();
+  // Extracts made for another project's warehouse under this prefix: refuse before any job.
+  checkTargets(pending, { kind: "bigquery", project: projectId });
   const failures: BigQueryLoadError[] = [];
   // Oldest first, one extract at a time: `_extracts` rows then land in extract order.
   for (const staged of pending) failures.push(...(await loadManifest(staged, options, projectId, result)));

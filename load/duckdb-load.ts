@@ -21,6 +21,7 @@ import type { Logger } from "../log/logger.js";
 import { createRawTables, openDuckDb, quoteIdent, rawTableRef } from "./duckdb-connection.js";
 import { datasets } from "./datasets.js";
 import { stateTableDdl } from "./state-tables.js";
+import { checkTargets } from "./targets.js";
 
 export interface LoadResult {
   loaded: { batch_id: string; table: string; records: number }[];
@@ -193,9 +194,12 @@ export async function loadIntoDuckDb(options: LoadOptions): Promise<LoadResult> 
   const result: LoadResult = { loaded: [], skipped: 0, rows: {}, quarantined: 0, durationMs: 0 };
   try {
     await ensureBookkeeping(warehouse.connection);
+    const manifests = readManifests(options.stagingDir);
+    // Another warehouse's extracts in this folder: refuse before loading anything (load/targets.ts).
+    checkTargets(manifests, { kind: "duckdb", path: options.duckdbPath });
     const done = await loadedBatchIds(warehouse.connection);
     const complete = await completedExtractIds(warehouse.connection);
-    for (const { manifest } of readManifests(options.stagingDir)) {
+    for (const { manifest } of manifests) {
       for (const file of manifest.files) {
         if (done.has(file.batch_id)) {
           result.skipped += 1;

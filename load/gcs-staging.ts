@@ -20,6 +20,7 @@ import { stagingLayout } from "../schemas/manifest.js";
 import type { Logger } from "../log/logger.js";
 import { archivedManifestPath, LocalStaging, parseManifest, StagingError, type StagedManifest, type Staging } from "./staging.js";
 import { writeStateObjects } from "./state-objects.js";
+import { checkTargets, type Target } from "./targets.js";
 
 export interface GcsLocation {
   bucket: string;
@@ -158,16 +159,19 @@ export class GcsStaging implements Staging {
   }
 
   /** Copies every manifest in a local staging folder (and what it lists) to the bucket, manifests last. */
-  async publish(localDir: string, log: Logger): Promise<PublishResult> {
+  async publish(localDir: string, log: Logger, target?: Target): Promise<PublishResult> {
     const local = new LocalStaging(localDir);
     const result: PublishResult = { uploaded: 0, alreadyStaged: 0, bytes: 0, manifests: 0 };
+    const manifests = await local.listManifests();
+    // Nothing of another warehouse leaves this machine for this one's bucket.
+    if (target) checkTargets(manifests, target);
     const count = (bytes: number | null) => {
       if (bytes !== null) {
         result.uploaded += 1;
         result.bytes += bytes;
       } else result.alreadyStaged += 1;
     };
-    for (const { path, manifest } of await local.listManifests()) {
+    for (const { path, manifest } of manifests) {
       for (const file of manifest.files) {
         count(await this.upload(join(local.root, file.path), file.path, file.sha256, { extract_id: manifest.extract_id, batch_id: file.batch_id, records: String(file.records) }));
       }

@@ -33,6 +33,11 @@ export const manifestSchema = z.object({
   started_at: z.iso.datetime(),
   finished_at: z.iso.datetime(),
   api_url: z.string(),
+  /**
+   * The warehouse the extract is for (`duckdb:<absolute path>` or `bigquery:<project>`); loaders refuse
+   * manifests of another target. Absent in manifests written before it was recorded.
+   */
+  target: z.string().optional(),
   scope: z.object({
     repositories: z.array(z.string()),
     organizations: z.array(z.string()),
