@@ -3,7 +3,6 @@ import { join } from "node:path";
 
 export const defaults = {
   warehouseDir: ".warehouse",
-  stagingDir: join(".warehouse", "staging"),
   duckdbPath: join(".warehouse", "warehouse.duckdb"),
   apiUrl: "https://api.github.com",
   concurrency: 8,
