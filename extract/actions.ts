@@ -6,6 +6,7 @@ import type { BatchWriter } from "./batch-writer.js";
 import type { Logger } from "../log/logger.js";
 import { jobRow, runRow, stepRow, workflowRow, type ApiJob, type ApiRun, type ApiWorkflow } from "./records.js";
 import { conditionalPages, countedBody, arrayBody, type HttpCache } from "./pages.js";
+import { apiCall, apiBaseUrl, toApiFailure, type ApiStage } from "./api-errors.js";
 import { createdQualifier, SEARCH_RESULT_CAP, splitWindow, windowSeconds, type Window } from "./windows.js";
 
 export interface RepoRef {
@@ -20,10 +21,11 @@ export function repoRef(fullName: string): RepoRef {
 }
 
 const now = () => new Date().toISOString();
+const on = (r: RepoRef, stage: string): ApiStage => ({ stage, resource: { kind: "repository", fullName: r.fullName } });
 
 export async function extractWorkflows(octokit: GitHubClient, cache: HttpCache, writer: BatchWriter, r: RepoRef): Promise<number> {
   let n = 0;
-  const pages = conditionalPages(octokit, cache, "GET /repos/{owner}/{repo}/actions/workflows", { owner: r.owner, repo: r.repo, per_page: 100 }, countedBody<ApiWorkflow>("workflows"));
+  const pages = conditionalPages(octokit, cache, on(r, "listing workflows"), "GET /repos/{owner}/{repo}/actions/workflows", { owner: r.owner, repo: r.repo, per_page: 100 }, countedBody<ApiWorkflow>("workflows"));
   for await (const page of pages) {
     if (page.notModified) continue;
     const at = now();
@@ -74,6 +76,7 @@ export async function listRuns(
     const pages = conditionalPages(
       octokit,
       cache,
+      on(r, "listing workflow runs"),
       "GET /repos/{owner}/{repo}/actions/runs",
       { owner: r.owner, repo: r.repo, created: createdQualifier(w), per_page: 100 },
       countedBody<ApiRun>("workflow_runs"),
@@ -122,7 +125,9 @@ export async function extractRunDetail(
   await writer.write("workflow_runs", runRow(r.fullName, run, listedAt), `GET /repos/${r.fullName}/actions/runs`);
   const latest = run.run_attempt ?? 1;
   for (let attempt = 1; attempt < latest; attempt += 1) {
-    const { data } = await octokit.rest.actions.getWorkflowRunAttempt({ owner: r.owner, repo: r.repo, run_id: run.id, attempt_number: attempt });
+    const { data } = await apiCall(octokit, on(r, `fetching attempt ${attempt} of run ${run.id}`), () =>
+      octokit.rest.actions.getWorkflowRunAttempt({ owner: r.owner, repo: r.repo, run_id: run.id, attempt_number: attempt }),
+    );
     await writer.write("workflow_runs", runRow(r.fullName, data, now()), `${source}/attempts/${attempt}`);
   }
   let jobs = 0;
@@ -134,26 +139,31 @@ export async function extractRunDetail(
     filter: "all",
     per_page: 100,
   });
-  for await (const page of iterator) {
-    const at = now();
-    for (const job of page.data as ApiJob[]) {
-      const written = await writer.write("workflow_jobs", jobRow(r.fullName, job, at), `${source}/jobs`);
-      jobs += 1;
-      // A job that failed its schema is quarantined whole, steps included (they are in its payload).
-      if (!written || !Array.isArray(job.steps)) continue;
-      for (const step of job.steps) {
-        await writer.write("job_steps", stepRow(r.fullName, job, step, at), `${source}/jobs (job ${job.id})`);
-        steps += 1;
+  try {
+    for await (const page of iterator) {
+      const at = now();
+      for (const job of page.data as ApiJob[]) {
+        const written = await writer.write("workflow_jobs", jobRow(r.fullName, job, at), `${source}/jobs`);
+        jobs += 1;
+        // A job that failed its schema is quarantined whole, steps included (they are in its payload).
+        if (!written || !Array.isArray(job.steps)) continue;
+        for (const step of job.steps) {
+          await writer.write("job_steps", stepRow(r.fullName, job, step, at), `${source}/jobs (job ${job.id})`);
+          steps += 1;
+        }
       }
     }
+  } catch (error) {
+    // Only API errors become an ApiFailure; the writer's own errors pass unchanged.
+    throw await toApiFailure(error, on(r, `listing jobs of run ${run.id}`), apiBaseUrl(octokit));
   }
   return { attempts: latest, jobs, steps };
 }
 
 export async function listRepositories(octokit: GitHubClient, cache: HttpCache, owner: { org?: string; user?: string }): Promise<string[]> {
   const pages = owner.org
-    ? conditionalPages(octokit, cache, "GET /orgs/{org}/repos", { org: owner.org, per_page: 100, type: "all" }, arrayBody<{ full_name: string }>(), (r) => r.full_name)
-    : conditionalPages(octokit, cache, "GET /users/{username}/repos", { username: owner.user as string, per_page: 100, type: "owner" }, arrayBody<{ full_name: string }>(), (r) => r.full_name);
+    ? conditionalPages(octokit, cache, { stage: "listing repositories", resource: { kind: "organization", login: owner.org } }, "GET /orgs/{org}/repos", { org: owner.org, per_page: 100, type: "all" }, arrayBody<{ full_name: string }>(), (r) => r.full_name)
+    : conditionalPages(octokit, cache, { stage: "listing repositories", resource: { kind: "user", login: owner.user as string } }, "GET /users/{username}/repos", { username: owner.user as string, per_page: 100, type: "owner" }, arrayBody<{ full_name: string }>(), (r) => r.full_name);
   const names: string[] = [];
   for await (const page of pages) names.push(...(page.notModified ? (page.keys ?? []) : page.items.map((r) => r.full_name)));
   return names;

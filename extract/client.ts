@@ -1,6 +1,6 @@
 /**
- * The GitHub client: Octokit with the official throttling and retry plugins (rate limits, secondary
- * limits, 5xx) and pagination. Works against api.github.com, GitHub Enterprise Server
+ * The GitHub client: Octokit with the official throttling plugin (rate limits, secondary limits), a
+ * retry loop of its own (5xx, 429 without rate-limit headers, transport failures) and pagination. Works against api.github.com, GitHub Enterprise Server
  * (`GITHUB_API_URL=https://HOST/api/v3`) and the local simulator. Counts every HTTP exchange, so each run
  * can report the API budget it spent.
  *
@@ -8,7 +8,17 @@
  * - a per-request timeout (Octokit 7 dropped `request.timeout`), and
  * - a body that arrives cut short (connection reset mid-body, or a truncated JSON document that Octokit
  *   would otherwise hand back as a plain string).
- * Both become network errors, which Octokit reports as status 500, which the retry plugin retries.
+ * - an answer that is not JSON (an HTML page from a proxy, a login page or a wrong GITHUB_API_URL).
+ * The first two become network errors, which Octokit reports as status 500, which the retry loop retries;
+ * the third is not retried.
+ *
+ * Retries (`retrying` below) log one warn line each, naming the real cause (`status 502`,
+ * `ECONNREFUSED`, `timeout`), never Octokit's "500 with id UNKNOWN". Back-off is 1, 4, 9, 16, 25 s, at
+ * most `maxRetries` retries and at most `maxRetrySeconds` (default 60) from the first attempt of a
+ * request; a refused connection or an unknown host (ECONNREFUSED, ENOTFOUND) gets 3 attempts over about
+ * 3 s, and a TLS certificate problem none. Rate limits are the throttling plugin's: it waits for
+ * `retry-after` or the reset time, which can be longer. Octokit's per-request log lines (each 304
+ * included, which Octokit reports on its error channel) are debug.
  *
  * Credentials (see extract/config.ts): a static token, or a GitHub App. With an App, the outermost
  * request hook picks the installation of the owner in each request's path, sets its installation token
@@ -23,12 +33,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Octokit } from "@octokit/rest";
 import { createAppAuth } from "@octokit/auth-app";
 import { throttling } from "@octokit/plugin-throttling";
-import { retry } from "@octokit/plugin-retry";
 import type { Logger } from "../log/logger.js";
 import { registerSecret } from "../log/logger.js";
 import { AppInstallations, linkedRepositoryIds, registerPrivateKey, requestTarget, type AppScope, type AuthUsage } from "./app-auth.js";
+import { BrokenResponseError, FAST_FAIL_CAUSES, htmlTitle, isTlsCause, noteAttempts, NotJsonAnswerError, transportCause } from "./api-errors.js";
 
-const GitHub = Octokit.plugin(throttling, retry);
+export { BrokenResponseError } from "./api-errors.js";
+
+const GitHub = Octokit.plugin(throttling);
 export type GitHubClient = InstanceType<typeof GitHub>;
 
 export interface ApiUsage {
@@ -61,17 +73,17 @@ export interface ClientOptions {
   /** Retries of one request for rate limits, and (separately) for 5xx and transport failures. */
   maxRetries?: number;
   /**
+   * Wall-clock limit, in seconds from its first attempt, on retrying one request after 5xx answers and
+   * transport failures (default 60). Rate-limit waits are not counted.
+   */
+  maxRetrySeconds?: number;
+  /**
    * Milliseconds per second of back-off: 1000 in production (GitHub's `retry-after` is in seconds);
    * tests shrink it so a fault schedule does not cost wall time.
    */
   retryTimeScaleMs?: number;
   /** Called before every request: the crash-injection point of the resilience tests. */
   beforeRequest?: () => void;
-}
-
-/** A response whose body could not be read completely: treated like a dropped connection. */
-export class BrokenResponseError extends Error {
-  override readonly name = "BrokenResponseError";
 }
 
 function isJsonContentType(value: string | null): boolean {
@@ -96,13 +108,18 @@ export function checkedFetch(usage: ApiUsage, timeoutMs: number): typeof fetch {
       else usage.costly += 1;
       if (response.status >= 500) countFault(usage, `status ${response.status}`);
       if (response.status === 403 || response.status === 429) countFault(usage, `status ${response.status}`);
-      if (text !== "" && isJsonContentType(response.headers.get("content-type"))) {
+      const contentType = response.headers.get("content-type");
+      if (text !== "" && isJsonContentType(contentType)) {
         try {
           JSON.parse(text);
         } catch {
           countFault(usage, "truncated body");
-          throw new BrokenResponseError(`incomplete JSON body (${text.length} bytes) from ${String(input)}`);
+          throw new BrokenResponseError(`incomplete JSON body (${text.length} bytes) from ${String(input)}`, "truncated body");
         }
+      } else if (text !== "" && response.status < 500 && wantsJson(init?.headers)) {
+        // An HTML page (proxy, login page, web server at a wrong GITHUB_API_URL): retrying will not help.
+        countFault(usage, "not JSON");
+        throw new NotJsonAnswerError(response.status, contentType, String(input), htmlTitle(text));
       }
       const remaining = response.headers.get("x-ratelimit-remaining");
       if (remaining !== null) usage.rateLimitRemaining = Number(remaining);
@@ -115,16 +132,22 @@ export function checkedFetch(usage: ApiUsage, timeoutMs: number): typeof fetch {
       Object.defineProperty(checked, "url", { value: response.url });
       return checked;
     } catch (error) {
-      if (error instanceof BrokenResponseError) throw error;
+      if (error instanceof BrokenResponseError || error instanceof NotJsonAnswerError) throw error;
       if (timeout.aborted) {
         countFault(usage, "timeout");
-        // Not an AbortError: Octokit rethrows those untouched, which would bypass the retry plugin.
-        throw new BrokenResponseError(`no complete answer within ${timeoutMs} ms from ${String(input)}`);
+        // Not an AbortError: Octokit rethrows those untouched, without the request they belong to.
+        throw new BrokenResponseError(`no complete answer within ${timeoutMs} ms from ${String(input)}`, "timeout");
       }
       countFault(usage, "connection error");
       throw error;
     }
   };
+}
+
+/** Whether a request asked for JSON (Octokit's default media type does); raw or binary downloads did not. */
+function wantsJson(headers: HeadersInit | undefined): boolean {
+  const accept = new Headers(headers).get("accept");
+  return accept === null || /json/i.test(accept);
 }
 
 function newUsage(): ApiUsage {
@@ -153,6 +176,82 @@ function registeringFetch(inner: typeof fetch): typeof fetch {
 
 const statusOf = (error: unknown): number | undefined => (error as { status?: number }).status;
 
+/** Octokit's per-request log line (plugin-request-log): `GET /path - 304 with id ABC in 12ms`. */
+const REQUEST_LOG_LINE = /^[A-Z]+ \S+ - \d+ with id \S+ in \d+ms$/;
+
+interface RetryPolicy {
+  maxRetries: number;
+  maxRetrySeconds: number;
+  /** Milliseconds per second of back-off. */
+  scale: number;
+  log: Logger;
+}
+
+/** Attempts a refused connection or an unknown host gets: about 3 s in all (1 s, then 2 s between). */
+const FAST_FAIL_ATTEMPTS = 3;
+
+/**
+ * Why a failed exchange should be tried again, and after how long; undefined when it should not.
+ * 4xx answers are final (403 and 429 with rate-limit headers were the throttling plugin's to wait for).
+ */
+function retryPlan(error: unknown, attempt: number, policy: RetryPolicy): { cause: string; delayMs: number; fast: boolean } | undefined {
+  const transport = transportCause(error);
+  const response = (error as { response?: { status?: number; headers?: Record<string, string | number | undefined> } }).response;
+  let cause: string;
+  let delayMs = attempt * attempt * policy.scale;
+  let fast = false;
+  if (transport !== undefined) {
+    if (isTlsCause(transport)) return undefined;
+    cause = transport;
+    if (FAST_FAIL_CAUSES.has(transport)) {
+      fast = true;
+      if (attempt >= FAST_FAIL_ATTEMPTS) return undefined;
+      delayMs = attempt * policy.scale;
+    }
+  } else if (response?.status !== undefined && (response.status >= 500 || response.status === 429)) {
+    cause = `status ${response.status}`;
+    const retryAfter = Number(response.headers?.["retry-after"]);
+    if (Number.isFinite(retryAfter) && retryAfter > 0) delayMs = retryAfter * policy.scale;
+  } else {
+    return undefined;
+  }
+  if (attempt > policy.maxRetries) return undefined;
+  return { cause, delayMs, fast };
+}
+
+/**
+ * The retry loop around one request: retries 5xx, 429 without rate-limit headers and transport
+ * failures (see `retryPlan`) within `maxRetries` and `maxRetrySeconds`, each retry one warn line with
+ * its cause. The error of the last attempt is rethrown with its attempt count noted (`attemptsOf`).
+ */
+function retrying(policy: RetryPolicy) {
+  return async <O extends { method: string; url: string }, R>(request: (options: O) => R | Promise<R>, options: O): Promise<R> => {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await request(options);
+      } catch (error) {
+        const plan = retryPlan(error, attempt, policy);
+        const elapsed = Date.now() - started;
+        if (!plan || elapsed + plan.delayMs > policy.maxRetrySeconds * 1000) {
+          noteAttempts(error, attempt, elapsed, policy.maxRetrySeconds);
+          throw error;
+        }
+        const url = (error as { request?: { url?: string } }).request?.url ?? options.url;
+        policy.log.warn(`retrying ${options.method} ${url}: ${plan.cause} (attempt ${attempt} failed; next in ${(plan.delayMs / 1000).toFixed(plan.delayMs < 10_000 ? 1 : 0)} s)`, {
+          cause: plan.cause,
+          method: options.method,
+          url,
+          attempt,
+          retry_in_ms: plan.delayMs,
+          ...(plan.fast ? { gives_up_after_attempts: FAST_FAIL_ATTEMPTS } : {}),
+        });
+        await sleep(plan.delayMs);
+      }
+    }
+  };
+}
+
 export function createGitHubClient(options: ClientOptions): { octokit: GitHubClient; usage: ApiUsage; app: AppInstallations | null } {
   registerSecret(options.token);
   registerSecret(options.packagesToken);
@@ -161,6 +260,7 @@ export function createGitHubClient(options: ClientOptions): { octokit: GitHubCli
   const maxRetries = options.maxRetries ?? 5;
   const scale = options.retryTimeScaleMs ?? 1000;
   const log = options.log;
+  const policy: RetryPolicy = { maxRetries, maxRetrySeconds: options.maxRetrySeconds ?? 60, scale, log };
   const baseUrl = options.apiUrl.replace(/\/+$/, "");
   const limitHandler =
     (what: string) =>
@@ -172,12 +272,13 @@ export function createGitHubClient(options: ClientOptions): { octokit: GitHubCli
     baseUrl,
     userAgent: "actions-warehouse",
     request: { fetch: registeringFetch(checkedFetch(counted, options.requestTimeoutMs ?? 30_000)) },
+    // Octokit logs every exchange (each 304 and each failed attempt on its error channel): debug. A
+    // retry is said by the retry loop (warn, with its cause), a request failing for good by the extract.
     log: {
       debug: () => {},
-      info: () => {},
-      // Octokit reports each 304 as a warning; for conditional requests it is the good news.
-      warn: (msg: string) => (/ - 304 with id /.test(msg) ? log.debug(msg) : log.warn(msg)),
-      error: (msg: string) => log.error(msg),
+      info: (msg: string) => log.debug(msg),
+      warn: (msg: string) => (REQUEST_LOG_LINE.test(msg) ? log.debug(msg) : log.warn(msg)),
+      error: (msg: string) => (REQUEST_LOG_LINE.test(msg) ? log.debug(msg) : log.warn(msg)),
     },
     throttle: {
       // Returning true asks the plugin to retry after `retryAfter` seconds (retry-after, or the reset time).
@@ -186,18 +287,19 @@ export function createGitHubClient(options: ClientOptions): { octokit: GitHubCli
       retryAfterBaseValue: scale,
       fallbackSecondaryRateRetryAfter: 60,
     },
-    // 403 is the throttling plugin's (it knows a rate limit from a permission error); the retry plugin
-    // takes 5xx, 429 without rate-limit headers and transport failures (status 500), backing off
-    // 1, 4, 9, 16, 25 s.
-    retry: { doNotRetry: [400, 401, 403, 404, 410, 422, 451], retries: maxRetries, retryAfterBaseValue: scale },
+    // 403 is the throttling plugin's (it knows a rate limit from a permission error); the retry loop
+    // (`retrying`, added to each client below) takes 5xx, 429 without rate-limit headers and transport
+    // failures (status 500).
   });
   // No Octokit `auth`: its token hook would overwrite the per-request credential set below.
   const octokit = new GitHub(common(usage));
+  octokit.hook.wrap("request", retrying(policy));
 
   let app: AppInstallations | null = null;
   if (options.app) {
     const authUsage = newUsage();
     const appOctokit = new GitHub({ ...common(authUsage), authStrategy: createAppAuth, auth: { appId: options.app.appId, privateKey: options.app.privateKey } });
+    appOctokit.hook.wrap("request", retrying(policy));
     app = new AppInstallations(appOctokit, options.app.appId, options.app.scope, log, () => authUsage.requests);
     usage.auth = app.usage;
   }

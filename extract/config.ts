@@ -33,6 +33,10 @@ const utcDate = (field: string) =>
 /** Re-runs can happen for 30 days after a run was created, so incremental extracts re-list that far back. */
 export const DEFAULT_LOOKBACK_DAYS = 30;
 
+/** Wall-clock limit on retrying one request after 5xx answers and transport failures. */
+export const DEFAULT_MAX_RETRY_SECONDS = 60;
+const MAX_RETRY_SECONDS_HELP = "--max-retry-seconds must be a whole number of seconds between 0 and 3600";
+
 export type QuarantineLimit = { kind: "count"; value: number } | { kind: "fraction"; value: number };
 
 const MAX_QUARANTINED_HELP = "--max-quarantined must be a whole number of records (e.g. 100) or a share of the records (e.g. 1% or 0.01)";
@@ -89,6 +93,17 @@ export const extractConfigSchema = z
     requestTimeoutMs: z.number({ error: "request timeout must be a number of milliseconds" }).int().positive({ error: "request timeout must be a positive number of milliseconds" }).default(30_000),
     /** Retries per request (rate limits; 5xx and transport failures), then the extract fails. */
     maxRetries: z.number().int().min(0).max(20, { error: "retries must be between 0 and 20" }).default(5),
+    /**
+     * Seconds, from its first attempt, within which one request is retried after 5xx answers and
+     * transport failures (rate-limit waits not counted); a refused connection or unknown host gives up
+     * after 3 attempts over about 3 s whatever this says.
+     */
+    maxRetrySeconds: z
+      .number({ error: MAX_RETRY_SECONDS_HELP })
+      .int({ error: MAX_RETRY_SECONDS_HELP })
+      .min(0, { error: MAX_RETRY_SECONDS_HELP })
+      .max(3600, { error: MAX_RETRY_SECONDS_HELP })
+      .default(DEFAULT_MAX_RETRY_SECONDS),
     /** Milliseconds per second of back-off (1000; tests shrink it). */
     retryTimeScaleMs: z.number().int().nonnegative().default(1000),
     /** Leftovers of crashed extracts younger than this are kept (they may belong to a running extract). */

@@ -5,6 +5,7 @@ import type { Logger } from "../log/logger.js";
 import { packageRow, packageVersionRow, type ApiPackage, type ApiPackageVersion } from "./records.js";
 import type { PACKAGE_TYPES } from "./config.js";
 import { arrayBody, conditionalPages, type HttpCache } from "./pages.js";
+import type { ApiResource } from "./api-errors.js";
 
 export type PackageType = (typeof PACKAGE_TYPES)[number];
 export interface PackageOwner {
@@ -29,8 +30,9 @@ export async function extractPackages(
   const ownerParam: Record<string, string> = owner.kind === "Organization" ? { org: owner.login } : { username: owner.login };
   const ownerPath = owner.kind === "Organization" ? "/orgs/{org}" : "/users/{username}";
   const listSource = `GET /${scope}/${owner.login}/packages?package_type=${packageType}`;
+  const resource = (packageName?: string): ApiResource => ({ kind: "packages", owner: owner.login, ownerKind: owner.kind, packageType, ...(packageName ? { packageName } : {}) });
   const names: string[] = [];
-  for await (const page of conditionalPages(octokit, cache, `GET ${ownerPath}/packages`, { ...ownerParam, package_type: packageType, per_page: 100 }, arrayBody<ApiPackage>(), (p) => String(p.name))) {
+  for await (const page of conditionalPages(octokit, cache, { stage: `listing ${packageType} packages`, resource: resource() }, `GET ${ownerPath}/packages`, { ...ownerParam, package_type: packageType, per_page: 100 }, arrayBody<ApiPackage>(), (p) => String(p.name))) {
     if (page.notModified) {
       names.push(...(page.keys ?? []));
       continue;
@@ -46,6 +48,7 @@ export async function extractPackages(
     const pages = conditionalPages(
       octokit,
       cache,
+      { stage: `listing versions of ${packageType} package ${name}`, resource: resource(name) },
       `GET ${ownerPath}/packages/{package_type}/{package_name}/versions`,
       { ...ownerParam, package_type: packageType, package_name: name, per_page: 100, state: "active" },
       arrayBody<ApiPackageVersion>(),

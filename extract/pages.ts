@@ -9,6 +9,7 @@
  */
 import type { GitHubClient } from "./client.js";
 import type { HttpCacheEntry } from "../schemas/manifest.js";
+import { apiBaseUrl, toApiFailure, type ApiStage } from "./api-errors.js";
 
 /** The ETags known at the start of the extract, and the ones this extract observed (for its manifest). */
 export class HttpCache {
@@ -42,17 +43,20 @@ export function nextLink(link: string | undefined): string | null {
 
 /**
  * Pages of one list, first URL built from an Octokit route. `items` picks the array out of a page body
- * (and `total_count` when present); `keys` the identifiers to remember for 304s.
+ * (and `total_count` when present); `keys` the identifiers to remember for 304s. A request that fails
+ * for good, or a page that is not what the route returns, throws an `ApiFailure` naming `where`.
  */
 export async function* conditionalPages<T>(
   octokit: GitHubClient,
   cache: HttpCache,
+  where: ApiStage,
   route: string,
   params: Record<string, string | number>,
   pick: (data: unknown) => { items: T[]; totalCount: number | null },
   keys?: (item: T) => string,
 ): AsyncGenerator<Page<T>> {
   let url: string | null = octokit.request.endpoint(route, params).url;
+  const base = apiBaseUrl(octokit);
   while (url) {
     const cached = cache.lookup(url);
     let response;
@@ -66,9 +70,14 @@ export async function* conditionalPages<T>(
         url = cached.next_url;
         continue;
       }
-      throw error;
+      throw await toApiFailure(error, where, base);
     }
-    const page = pick(response.data);
+    let page: { items: T[]; totalCount: number | null };
+    try {
+      page = pick(response.data);
+    } catch (error) {
+      throw await toApiFailure(error, where, base, url);
+    }
     const next = nextLink(response.headers.link);
     const etag = response.headers.etag;
     if (typeof etag === "string") {

@@ -10,12 +10,21 @@
  * Any request that still fails after the client's retries fails the whole extract before the manifest
  * is written, so an incomplete extract is never loaded and the next run simply covers the window again;
  * the same holds for a crash at any instant. Files a crash leaves behind are never listed in a manifest,
- * and the next extract removes them.
+ * and the next extract removes them. Such a failure is an `ApiFailure` (extract/api-errors.ts) naming the
+ * stage, the resource, the HTTP status and what to do.
+ *
+ * One exception, packages: they are optional in an extract. When GitHub refuses an owner's packages
+ * endpoints for lack of the `read:packages` scope (a 403, or a 404 to a token whose scopes lack it),
+ * or a GitHub App without GITHUB_PACKAGES_TOKEN would be refused them, that owner's packages are skipped
+ * with one warning naming `read:packages` and `--no-packages`; the runs, jobs and other owners'
+ * packages are kept, the manifest is written and `packagesSkipped` names the owners. Any other failure
+ * of a packages request still fails the extract.
  */
 import { randomBytes } from "node:crypto";
 import PQueue from "p-queue";
 import { BatchWriter, removeOrphans } from "./batch-writer.js";
 import { createGitHubClient, PACKAGES_WITH_APP_WARNING } from "./client.js";
+import { ApiFailure, resourceLabel } from "./api-errors.js";
 import type { AuthUsage } from "./app-auth.js";
 import { ConfigError, extractWindow, parseExtractConfig, type ExtractConfig, type ExtractConfigInput } from "./config.js";
 import { extractRunDetail, extractWorkflows, listRepositories, listRuns, repoRef } from "./actions.js";
@@ -35,8 +44,23 @@ export interface ExtractResult {
   durationMs: number;
   /** GitHub App runs: installation lookups and token minting (not in `manifest.api`, which counts data requests). */
   auth: AuthUsage | null;
-  /** Owners whose packages were not extracted: a GitHub App without GITHUB_PACKAGES_TOKEN cannot read them. */
+  /**
+   * Owners whose packages were not extracted: a GitHub App without GITHUB_PACKAGES_TOKEN cannot read
+   * them, or the token lacks `read:packages` (see the module comment).
+   */
   packagesSkipped: string[];
+  /** Why `packagesSkipped` is not empty, and what to do; null when it is. */
+  packagesSkippedReason: string | null;
+}
+
+/** Why packages were skipped, for summaries. */
+export const PACKAGES_SKIPPED_APP = "GitHub Apps cannot read packages; set GITHUB_PACKAGES_TOKEN (a classic token with read:packages) or run with --no-packages";
+export const PACKAGES_SKIPPED_SCOPE = "the token lacks the read:packages scope; add it (or set GITHUB_PACKAGES_TOKEN to a classic token with read:packages) or run with --no-packages";
+
+/** The summary line of skipped packages, or null when none were skipped. */
+export function packagesSkippedLine(result: Pick<ExtractResult, "packagesSkipped" | "packagesSkippedReason">): string | null {
+  if (result.packagesSkipped.length === 0) return null;
+  return `packages skipped for ${result.packagesSkipped.join(", ")}: ${result.packagesSkippedReason ?? "see the log"}; workflow runs were kept`;
 }
 
 export interface ExtractDeps {
@@ -115,6 +139,7 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     log,
     requestTimeoutMs: config.requestTimeoutMs,
     maxRetries: config.maxRetries,
+    maxRetrySeconds: config.maxRetrySeconds,
     retryTimeScaleMs: config.retryTimeScaleMs,
     beforeRequest: crash,
   });
@@ -231,6 +256,7 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
   }
 
   const packagesSkipped: string[] = [];
+  let packagesSkippedReason: string | null = null;
   if (config.packages) {
     const owners: PackageOwner[] = [
       ...config.orgs.map((login) => ({ login, kind: "Organization" as const })),
@@ -239,13 +265,30 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     // GitHub Apps cannot call the packages endpoints: say so once and skip them, unless a token that can is given.
     if (config.app && !config.packagesToken && owners.length > 0) {
       packagesSkipped.push(...owners.map((o) => o.login));
+      packagesSkippedReason = PACKAGES_SKIPPED_APP;
       log.warn(PACKAGES_WITH_APP_WARNING, { packages_skipped: packagesSkipped });
     }
     for (const owner of packagesSkipped.length ? [] : owners)
       for (const type of config.packageTypes)
         enqueue(async () => {
-          const result = await extractPackages(octokit, cache, writer, owner, type, log);
-          stats.packageVersions += result.versions;
+          if (packagesSkipped.includes(owner.login)) return;
+          try {
+            const result = await extractPackages(octokit, cache, writer, owner, type, log);
+            stats.packageVersions += result.versions;
+          } catch (error) {
+            // Policy (module comment): a missing read:packages scope skips the owner's packages, nothing else.
+            if (!(error instanceof ApiFailure) || error.kind !== "packages-scope") throw error;
+            if (packagesSkipped.includes(owner.login)) return;
+            packagesSkipped.push(owner.login);
+            packagesSkippedReason = PACKAGES_SKIPPED_SCOPE;
+            const who = resourceLabel({ kind: owner.kind === "Organization" ? "organization" : "user", login: owner.login });
+            log.warn(`packages of ${who} skipped: ${error.details.problem}. ${error.details.fix}. The workflow runs of this extract are kept.`, {
+              owner: owner.login,
+              status: error.status,
+              scope: "read:packages",
+              packages_skipped: [...packagesSkipped],
+            });
+          }
           tick();
         });
   }
@@ -306,7 +349,7 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     duration_ms: durationMs,
   });
   const auth = usage.auth ? { requests: usage.auth.requests, tokensMinted: usage.auth.tokensMinted, installations: usage.auth.installations } : null;
-  const result = { manifest, manifestPath: path, stats, durationMs, auth, packagesSkipped };
+  const result = { manifest, manifestPath: path, stats, durationMs, auth, packagesSkipped: [...config.orgs, ...config.users].filter((login) => packagesSkipped.includes(login)), packagesSkippedReason };
   if (overLimit(config, manifest.quarantined, writer.seen)) {
     const limit = config.maxQuarantined.kind === "count" ? String(config.maxQuarantined.value) : `${config.maxQuarantined.value * 100}%`;
     throw new QuarantineThresholdError(result, limit);

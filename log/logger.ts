@@ -8,6 +8,41 @@
  */
 export type Level = "debug" | "info" | "warn" | "error";
 const LEVELS: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+export const LOG_LEVELS = Object.keys(LEVELS) as Level[];
+
+/**
+ * What each level means, so alerts on `error` fire only when something failed:
+ * - `error`: the run (or the command) failed; said once, with what to do;
+ * - `warn`: something went wrong and was handled (a retried request, with its real cause; packages
+ *   skipped), or the data may be incomplete;
+ * - `info`: milestones (extract started and finished, loads, models);
+ * - `debug`: per-request detail, 304s (a 304 to a conditional request is the good news).
+ */
+
+/** LOG_LEVEL holds a value that is not a level. */
+export class LogLevelError extends Error {
+  override readonly name = "LogLevelError";
+  constructor(readonly value: string) {
+    super(`invalid configuration:\n  - LOG_LEVEL: must be one of ${LOG_LEVELS.join(", ")} (any case), got ${JSON.stringify(value.slice(0, 40))}`);
+  }
+}
+
+/** `LOG_LEVEL` read case-insensitively; unset or empty means `info`; anything else throws `LogLevelError`. */
+export function parseLogLevel(value: string | undefined): Level {
+  const text = (value ?? "").trim().toLowerCase();
+  if (text === "") return "info";
+  if ((LOG_LEVELS as string[]).includes(text)) return text as Level;
+  throw new LogLevelError(value ?? "");
+}
+
+/** The level of LOG_LEVEL, or `info` when it is not a level (library use; the CLI refuses such values first). */
+function levelFromEnv(): Level {
+  try {
+    return parseLogLevel(process.env.LOG_LEVEL);
+  } catch {
+    return "info";
+  }
+}
 
 const secrets = new Set<string>();
 
@@ -46,7 +81,7 @@ function renderValue(value: unknown): string {
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const json = options.json ?? !process.stderr.isTTY;
-  const min = LEVELS[options.level ?? (process.env.LOG_LEVEL as Level | undefined) ?? "info"] ?? LEVELS.info;
+  const min = LEVELS[options.level ?? levelFromEnv()] ?? LEVELS.info;
   const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const base = options.fields ?? {};
 

@@ -70,6 +70,13 @@ export interface SimulatorOptions {
   faults?: FaultHook;
   /** A GitHub App and its installations (see the module comment). Works beside `token`. */
   app?: SimulatorApp;
+  /**
+   * The OAuth scopes of a classic token (the static `token`, or any caller when there is none): sent in
+   * `x-oauth-scopes` on every answer, and without `read:packages` (or `write:`/`delete:packages`) the
+   * packages endpoints answer like GitHub: 403 "You need at least read:packages scope to list packages."
+   * with `x-accepted-oauth-scopes: read:packages`. Unset: scopes are not checked or sent.
+   */
+  scopes?: string[];
 }
 
 export interface SimulatorApp {
@@ -753,6 +760,16 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       const m = /^(?:token|bearer)\s+(.+)$/i.exec(auth);
       if (!m || m[1] !== options.token) reply = { status: 401, body: { message: "Bad credentials", documentation_url: DOCS } };
     }
+    if (!reply && options.scopes && match && /\/packages(?:\/|$)/.test(match.route.pattern) && !options.scopes.some((sc) => /^(?:read|write|delete):packages$/.test(sc))) {
+      reply = {
+        status: 403,
+        body: {
+          message: `You need at least read:packages scope to ${match.route.pattern.endsWith("/versions") ? "get a package's versions" : "list packages"}.`,
+          documentation_url: DOCS,
+        },
+        headers: { "x-accepted-oauth-scopes": "read:packages" },
+      };
+    }
     rateHeaders(); // rolls the window over when the reset time has passed
     if (!reply) {
       const free = match?.route.free === true;
@@ -788,6 +805,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       "x-github-api-version-selected": "2022-11-28",
       "content-type": "application/json; charset=utf-8",
       etag,
+      ...(options.scopes ? { "x-oauth-scopes": options.scopes.join(", ") } : {}),
       ...(reply.headers ?? {}),
     };
     if (notModified) {
