@@ -3,9 +3,10 @@
  * The invocation of `pipeline` is a stable interface: flags are added, never renamed.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { createLogger, type Logger } from "../log/logger.js";
+import { readFileSync } from "node:fs";
+import { createLogger, LogLevelError, parseLogLevel, type Level, type Logger } from "../log/logger.js";
 import { ConfigError, type ExtractConfigInput } from "../extract/config.js";
-import { runExtract } from "../extract/run.js";
+import { packagesSkippedLine, runExtract } from "../extract/run.js";
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
 import { runTransform } from "../transform/run.js";
@@ -30,11 +31,20 @@ class CheckFailedError extends Error {
 /** Exit codes, documented in the README. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, config: 3, assertion: 4 } as const;
 
+/** The package version, printed by --version. */
+export const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+/**
+ * Exit codes of bad flag values, one rule: a value the command line cannot parse (not a whole number,
+ * not one of the choices, a missing value, an unknown flag) is usage, exit 2, from commander; a value
+ * that parses but that the configuration refuses (out of range, not a calendar date, not OWNER/NAME,
+ * credentials) is configuration, exit 3, with the field named.
+ */
 function integer(name: string) {
   return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number`);
-    return n;
+    // Strict: Number() would take "", "0x10" and "1e3".
+    if (!/^[+-]?\d+$/.test(value.trim())) throw new InvalidArgumentError(`${name} must be a whole number, got ${JSON.stringify(value)}`);
+    return Number(value);
   };
 }
 
@@ -58,6 +68,7 @@ interface ScopeFlags {
   lookbackDays: number;
   maxQuarantined: string;
   maxRecordBytes: number;
+  maxRetrySeconds: number;
   refetch?: boolean;
 }
 
@@ -85,6 +96,7 @@ function extractInput(flags: ScopeFlags, target: Target): ExtractConfigInput {
     lookbackDays: flags.lookbackDays,
     maxQuarantined: flags.maxQuarantined,
     maxRecordBytes: flags.maxRecordBytes,
+    maxRetrySeconds: flags.maxRetrySeconds,
     refetch: flags.refetch === true,
     apiUrl: env.apiUrl,
     ...(env.token ? { token: env.token } : {}),
@@ -105,6 +117,7 @@ function scopeOptions(cmd: Command): Command {
     .option("--lookback-days <n>", "without --since: days before the watermark to list again (runs can be re-run for 30 days)", integer("--lookback-days"), 30)
     .option("--max-quarantined <n|pct>", "fail the run when more records than this are quarantined: a count (100) or a share (1%, 0.01)", "1%")
     .option("--max-record-bytes <n>", "quarantine records larger than this many bytes", integer("--max-record-bytes"), 1024 * 1024)
+    .option("--max-retry-seconds <n>", "give up on a GitHub request still failing (5xx, timeouts, dropped connections) this many seconds after its first attempt; a refused connection or unknown host gives up after 3 attempts over about 3 s", integer("--max-retry-seconds"), 60)
     .option("--refetch", "ignore the warehouse's ETags and known runs: fetch everything in the window again")
     .option("--until <YYYY-MM-DD>", "last day (UTC) of runs to extract, inclusive (default: now)")
     .option("--staging-dir <dir>", "where NDJSON batches and manifests are written (default: the warehouse's own, <duckdb file>.staging beside the DuckDB file, or .warehouse/bigquery-<project>.staging)")
@@ -132,12 +145,13 @@ const examples = (lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}
 export function buildProgram(log: Logger): Command {
   const program = new Command("actions-warehouse")
     .description("GitHub Actions and Packages history into a BigQuery or DuckDB warehouse, modelled with Dataform.")
+    .version(VERSION, "-V, --version", "print the version")
     .showHelpAfterError()
     // Before any subcommand is added, so they inherit it: usage errors become exit code 2, not exit(1).
     .exitOverride()
     .addHelpText(
       "after",
-      `\nEnvironment:\n  GITHUB_API_URL  REST API base URL (default https://api.github.com; GHES: https://HOST/api/v3)\n  GITHUB_TOKEN    token for the API (never logged)\n  GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_FILE\n                  authenticate as a GitHub App instead (installation tokens minted and refreshed per owner)\n  GITHUB_PACKAGES_TOKEN  classic PAT with read:packages for package history (GitHub Apps cannot read packages)\n  LOG_LEVEL       debug | info | warn | error (default info)\n${examples([
+      `\nEnvironment:\n  GITHUB_API_URL  REST API base URL (default https://api.github.com; GHES: https://HOST/api/v3)\n  GITHUB_TOKEN    token for the API (never logged)\n  GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_FILE\n                  authenticate as a GitHub App instead (installation tokens minted and refreshed per owner)\n  GITHUB_PACKAGES_TOKEN  classic PAT with read:packages for package history (GitHub Apps cannot read packages)\n  LOG_LEVEL       debug | info | warn | error, any case (default info)\n${examples([
         "npm run demo",
         "GITHUB_TOKEN=... actions-warehouse pipeline --org acme --since 2026-11-01 --warehouse duckdb --duckdb-path .warehouse/acme.duckdb",
       ])}`,
@@ -151,7 +165,8 @@ export function buildProgram(log: Logger): Command {
       console.log(formatTable(["raw table", "records"], Object.entries(result.manifest.counts).sort()));
       console.log(`\nmanifest ${result.manifestPath}\nquarantined ${result.manifest.quarantined}, API requests ${result.manifest.api.requests}`);
       if (result.auth) console.log(`GitHub App: ${result.auth.installations} installation(s), ${result.auth.tokensMinted} token(s) minted, ${result.auth.requests} auth requests (not counted above)`);
-      if (result.packagesSkipped.length) console.log(`packages skipped for ${result.packagesSkipped.join(", ")}: GitHub Apps cannot read packages; set GITHUB_PACKAGES_TOKEN`);
+      const skipped = packagesSkippedLine(result);
+      if (skipped) console.log(skipped);
     });
 
   warehouseOptions(program.command("load").description("load every staged batch not loaded yet (idempotent)"))
@@ -188,6 +203,8 @@ export function buildProgram(log: Logger): Command {
         log,
       });
       console.log(pipelineSummary(result));
+      const skipped = packagesSkippedLine(result.extract);
+      if (skipped) console.log(skipped);
     });
 
   program
@@ -326,14 +343,29 @@ export function buildProgram(log: Logger): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const log = createLogger();
+  let level: Level;
+  try {
+    level = parseLogLevel(process.env.LOG_LEVEL);
+  } catch (error) {
+    if (!(error instanceof LogLevelError)) throw error;
+    createLogger({ level: "info" }).error(error.message);
+    return EXIT.config;
+  }
+  const log = createLogger({ level });
   const program = buildProgram(log);
+  if (argv.length <= 2) {
+    // No command: the help, on stderr, and a usage error (a script calling us wrongly must not pass).
+    program.outputHelp({ error: true });
+    return EXIT.usage;
+  }
   try {
     await program.parseAsync(argv);
     return EXIT.ok;
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") return EXIT.ok;
+    if (code === "commander.helpDisplayed" || code === "commander.version") return EXIT.ok;
+    // Help asked for (`help`) is success; help shown because no subcommand was given is usage.
+    if (code === "commander.help") return (error as { exitCode?: number }).exitCode ? EXIT.usage : EXIT.ok;
     if (typeof code === "string" && code.startsWith("commander.")) return EXIT.usage;
     if (error instanceof ConfigError) {
       log.error(error.message);
@@ -343,7 +375,7 @@ export async function main(argv: string[]): Promise<number> {
       log.error(error.message);
       return EXIT.assertion;
     }
-    log.error(error instanceof Error ? error.message : String(error), error instanceof Error && process.env.LOG_LEVEL === "debug" ? { stack: error.stack } : {});
+    log.error(error instanceof Error ? error.message : String(error), error instanceof Error && level === "debug" ? { stack: error.stack } : {});
     return EXIT.failed;
   }
 }
