@@ -9,7 +9,8 @@ import { ConfigError, type ExtractConfigInput } from "../extract/config.js";
 import { packagesSkippedLine, runExtract } from "../extract/run.js";
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
-import { runTransform } from "../transform/run.js";
+import { requireWarehouse, runTransform } from "../transform/run.js";
+import { withWarehouseLock } from "../load/warehouse-lock.js";
 import { writeBigQuerySchemas } from "../schemas/bigquery-schema.js";
 import { collect, defaults, githubEnv, WAREHOUSES } from "./options.js";
 import { pipelineSummary, runPipeline } from "./pipeline.js";
@@ -161,7 +162,7 @@ export function buildProgram(log: Logger): Command {
     .addHelpText("after", examples(["actions-warehouse extract --repo acme/api --since 2026-11-01 --until 2026-11-07"]))
     .option("--duckdb-path <file>", "warehouse whose watermark, known runs and ETags make the extract incremental", defaults.duckdbPath)
     .action(async (flags: ScopeFlags & { duckdbPath: string }) => {
-      const result = await runExtract(extractInput(flags, { kind: "duckdb", path: flags.duckdbPath }), { log, state: duckDbExtractState(flags.duckdbPath) });
+      const result = await withWarehouseLock(flags.duckdbPath, "extract", () => runExtract(extractInput(flags, { kind: "duckdb", path: flags.duckdbPath }), { log, state: duckDbExtractState(flags.duckdbPath) }));
       console.log(formatTable(["raw table", "records"], Object.entries(result.manifest.counts).sort()));
       console.log(`\nmanifest ${result.manifestPath}\nquarantined ${result.manifest.quarantined}, API requests ${result.manifest.api.requests}`);
       if (result.auth) console.log(`GitHub App: ${result.auth.installations} installation(s), ${result.auth.tokensMinted} token(s) minted, ${result.auth.requests} auth requests (not counted above)`);
@@ -174,7 +175,7 @@ export function buildProgram(log: Logger): Command {
     .addHelpText("after", examples(["actions-warehouse load --duckdb-path .warehouse/warehouse.duckdb"]))
     .action(async (flags: BigQueryFlags & { stagingDir?: string; duckdbPath: string; warehouse: string }) => {
       if (flags.warehouse === "bigquery") return bigQueryLoadCommand(flags, log);
-      const result = await loadIntoDuckDb({ duckdbPath: flags.duckdbPath, stagingDir: flags.stagingDir ?? defaultStagingDir({ kind: "duckdb", path: flags.duckdbPath }), log });
+      const result = await withWarehouseLock(flags.duckdbPath, "load", () => loadIntoDuckDb({ duckdbPath: flags.duckdbPath, stagingDir: flags.stagingDir ?? defaultStagingDir({ kind: "duckdb", path: flags.duckdbPath }), log }));
       console.log(formatTable(["raw table", "rows loaded"], Object.entries(result.rows).sort()));
       console.log(`\n${result.loaded.length} batches loaded, ${result.skipped} already loaded, ${result.quarantined} quarantined records`);
     });
@@ -183,8 +184,9 @@ export function buildProgram(log: Logger): Command {
     .addHelpText("after", examples(["actions-warehouse transform", "actions-warehouse transform --tags reporting", "actions-warehouse transform --full-refresh"]))
     .action(async (flags: BigQueryFlags & { duckdbPath: string; warehouse: string; tags: string[]; fullRefresh?: boolean; var: Record<string, string> }) => {
       if (flags.warehouse === "bigquery") return bigQueryTransformCommand(flags, log);
+      requireWarehouse(flags.duckdbPath);
       const progress = createTransformProgress(log);
-      const result = await runTransform({ duckdbPath: flags.duckdbPath, tags: flags.tags.length ? flags.tags : undefined, fullRefresh: flags.fullRefresh === true, vars: flags.var, onProgress: progress.onProgress }).finally(() => progress.stop());
+      const result = await withWarehouseLock(flags.duckdbPath, "transform", () => runTransform({ duckdbPath: flags.duckdbPath, tags: flags.tags.length ? flags.tags : undefined, fullRefresh: flags.fullRefresh === true, vars: flags.var, onProgress: progress.onProgress })).finally(() => progress.stop());
       console.log(formatTable(["action", "type", "status", "ms"], result.actions.map((a) => [a.name, a.type, a.status, Math.round(a.durationMs)])));
     });
 
@@ -212,9 +214,10 @@ export function buildProgram(log: Logger): Command {
     .description("start the GitHub API simulator and run the whole pipeline into .warehouse/demo.duckdb (no account, no token)")
     .option("--duckdb-path <file>", "DuckDB file for the demo", ".warehouse/demo.duckdb")
     .option("--seed <n>", "simulator seed", integer("--seed"), 42)
+    .option("--force", "overwrite the DuckDB file and its staging folder even when the demo did not create them (the demo refuses otherwise)")
     .addHelpText("after", examples(["npm run demo", "actions-warehouse demo --seed 7 --duckdb-path /tmp/demo.duckdb"]))
-    .action(async (flags: { duckdbPath: string; seed: number }) => {
-      await runDemo({ duckdbPath: flags.duckdbPath, seed: flags.seed, log });
+    .action(async (flags: { duckdbPath: string; seed: number; force?: boolean }) => {
+      await runDemo({ duckdbPath: flags.duckdbPath, seed: flags.seed, force: flags.force === true, log });
     });
 
   bigQueryOptions(

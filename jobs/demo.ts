@@ -3,16 +3,111 @@
  * simulator on 127.0.0.1 with seeded data ending now, runs extract → load → transform into
  * .warehouse/demo.duckdb, prints the KPI summary and the busiest workflows and writes the dashboard
  * .warehouse/demo-report.html.
+ *
+ * The demo starts from an empty warehouse each time, so it deletes what an earlier demo left — and only
+ * that. Its paths are the DuckDB file (and its .wal), `STEM-staging/` and `STEM-report.html` beside it
+ * (STEM: the file's name without .duckdb). What it creates is marked: a table `main._created_by_demo` in
+ * the warehouse, a file `.created-by-demo` in the staging folder. A file or folder there without the mark
+ * (a real warehouse, someone's staging) is never deleted: the demo refuses, unless `--force`. The
+ * warehouse's lock (load/warehouse-lock.ts) is held from before the check to the end.
  */
-import { rmSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { generateDataset, startSimulator } from "../simulator/index.js";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { generateDataset, startSimulator, type DatasetOptions } from "../simulator/index.js";
 import { openDuckDb, quoteIdent } from "../load/duckdb-connection.js";
 import { datasets } from "../load/datasets.js";
+import { acquireWarehouseLock } from "../load/warehouse-lock.js";
 import type { Logger } from "../log/logger.js";
 import { pipelineSummary, runPipeline } from "./pipeline.js";
 import { formatTable } from "./summary.js";
 import { writeReport } from "../report/build.js";
+
+/** The table that marks a warehouse as the demo's (in DuckDB's default schema, away from the models). */
+export const DEMO_MARKER_TABLE = "_created_by_demo";
+/** The file that marks a staging folder as the demo's. */
+export const DEMO_MARKER_FILE = ".created-by-demo";
+
+/** The demo would delete something it did not create; `--force` allows it. */
+export class DemoRefusedError extends Error {
+  override readonly name = "DemoRefusedError";
+}
+
+/** Every path the demo writes, derived from its DuckDB file. */
+export function demoPaths(duckdbPath: string): { duckdbPath: string; wal: string; stagingDir: string; report: string } {
+  const stem = basename(duckdbPath).replace(/\.duckdb$/i, "");
+  return {
+    duckdbPath,
+    wal: `${duckdbPath}.wal`,
+    stagingDir: join(dirname(duckdbPath), `${stem}-staging`),
+    report: join(dirname(duckdbPath), `${stem}-report.html`),
+  };
+}
+
+/** Whether a DuckDB file carries the demo's mark; a file DuckDB cannot open says why. */
+async function demoMark(path: string): Promise<{ demo: boolean; why?: string }> {
+  let instance: DuckDBInstance | undefined;
+  try {
+    instance = await DuckDBInstance.create(path, { access_mode: "READ_ONLY" });
+    const connection = await instance.connect();
+    try {
+      const reader = await connection.runAndReadAll(
+        `SELECT COUNT(*) AS n FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = '${DEMO_MARKER_TABLE}'`,
+      );
+      return { demo: Number(reader.getRowObjects()[0]?.n ?? 0) > 0 };
+    } finally {
+      connection.closeSync();
+    }
+  } catch (error) {
+    return { demo: false, why: (error as Error).message.split("\n")[0] };
+  } finally {
+    instance?.closeSync();
+  }
+}
+
+/**
+ * Clears what an earlier demo left at these paths; refuses (DemoRefusedError) when a path holds
+ * something the demo did not create, unless `force`. Nothing is deleted before every path is checked.
+ */
+export async function clearDemoPaths(paths: ReturnType<typeof demoPaths>, force: boolean): Promise<void> {
+  if (!force) {
+    if (existsSync(paths.duckdbPath)) {
+      const mark = await demoMark(paths.duckdbPath);
+      if (!mark.demo) {
+        throw new DemoRefusedError(
+          `demo: ${paths.duckdbPath} already exists and was not created by the demo${mark.why ? ` (it does not open as a DuckDB file: ${mark.why})` : " (it may be a real warehouse)"}. The demo starts from an empty warehouse and would delete it: pass another --duckdb-path, or add --force to overwrite ${paths.duckdbPath}.`,
+        );
+      }
+    } else if (existsSync(paths.wal)) {
+      throw new DemoRefusedError(
+        `demo: ${paths.wal} exists without its warehouse ${paths.duckdbPath}, and the demo did not create it. Pass another --duckdb-path, or add --force to delete ${paths.wal}.`,
+      );
+    }
+    if (existsSync(paths.stagingDir) && !existsSync(join(paths.stagingDir, DEMO_MARKER_FILE))) {
+      throw new DemoRefusedError(
+        `demo: the folder ${paths.stagingDir} already exists and was not created by the demo. The demo stages its batches there and would delete it: pass another --duckdb-path, or add --force to delete ${paths.stagingDir}.`,
+      );
+    }
+  }
+  rmSync(paths.stagingDir, { recursive: true, force: true });
+  rmSync(paths.duckdbPath, { force: true });
+  rmSync(paths.wal, { force: true });
+}
+
+/** Creates the demo's warehouse and staging folder, each carrying the demo's mark. */
+async function markDemoPaths(paths: ReturnType<typeof demoPaths>, seed: number): Promise<void> {
+  const warehouse = await openDuckDb(paths.duckdbPath);
+  try {
+    await warehouse.connection.run(
+      `CREATE TABLE main.${quoteIdent(DEMO_MARKER_TABLE)} AS SELECT now() AS created_at, ${Number(seed)} AS seed,
+         'created by actions-warehouse demo: the demo deletes and rebuilds this file on its next run' AS note`,
+    );
+  } finally {
+    warehouse.close();
+  }
+  mkdirSync(paths.stagingDir, { recursive: true });
+  writeFileSync(join(paths.stagingDir, DEMO_MARKER_FILE), "created by actions-warehouse demo: the demo deletes and rebuilds this folder on its next run\n");
+}
 
 export interface DemoOptions {
   duckdbPath: string;
@@ -20,6 +115,10 @@ export interface DemoOptions {
   log: Logger;
   /** Days of history before now (default 14). */
   days?: number;
+  /** Overwrite the DuckDB file and staging folder even when the demo did not create them. */
+  force?: boolean;
+  /** More simulator settings (tests use a small dataset). */
+  dataset?: Omit<DatasetOptions, "seed" | "anchor" | "days">;
 }
 
 function cell(value: unknown): string | number {
@@ -64,15 +163,24 @@ async function printQuery(duckdbPath: string, title: string, sql: string): Promi
 }
 
 export async function runDemo(options: DemoOptions): Promise<void> {
+  const paths = demoPaths(options.duckdbPath);
+  // Held from before the check to the end: no other run writes this warehouse while the demo replaces it.
+  const lock = acquireWarehouseLock(options.duckdbPath, "demo");
+  try {
+    await clearDemoPaths(paths, options.force === true);
+    await markDemoPaths(paths, options.seed);
+    await demo(options, paths);
+  } finally {
+    lock.release();
+  }
+}
+
+async function demo(options: DemoOptions, paths: ReturnType<typeof demoPaths>): Promise<void> {
   const anchor = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
   const days = options.days ?? 14;
-  const dataset = generateDataset({ seed: options.seed, anchor: anchor.toISOString(), days });
+  const dataset = generateDataset({ ...options.dataset, seed: options.seed, anchor: anchor.toISOString(), days });
   const simulator = await startSimulator({ dataset });
-  const stagingDir = join(dirname(options.duckdbPath), "demo-staging");
-  // The demo always starts from scratch so it shows one consistent seeded history.
-  rmSync(stagingDir, { recursive: true, force: true });
-  rmSync(options.duckdbPath, { force: true });
-  rmSync(`${options.duckdbPath}.wal`, { force: true });
+  const stagingDir = paths.stagingDir;
   options.log.info("GitHub API simulator started", { url: simulator.url, seed: options.seed });
   try {
     const since = new Date(anchor.getTime() - days * 86_400_000).toISOString().slice(0, 10);
@@ -87,6 +195,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       duckdbPath: options.duckdbPath,
       vars: { kpi_reference_time: anchor.toISOString() },
       log: options.log,
+      lockHeld: true,
     });
     console.log(pipelineSummary(result));
   } finally {
@@ -105,6 +214,6 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       GROUP BY ALL ORDER BY runs DESC LIMIT 10`,
   );
   console.log(`\nWarehouse: ${options.duckdbPath}  (open it with the duckdb CLI or any DuckDB client; tables live in schemas ${datasets.raw}, ${datasets.staging}, ${datasets.models})`);
-  const report = await writeReport({ duckdbPath: options.duckdbPath, out: join(dirname(options.duckdbPath), "demo-report.html"), title: "actions-warehouse demo" });
+  const report = await writeReport({ duckdbPath: options.duckdbPath, out: paths.report, title: "actions-warehouse demo" });
   console.log(`Dashboard: ${report.path}  (self-contained HTML, open it in a browser; offline)`);
 }

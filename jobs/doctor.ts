@@ -1,8 +1,10 @@
 /**
  * `actions-warehouse doctor`: checks what a run needs before the cron finds out the hard way — the API
  * answers, the token is accepted and has the scopes the extract needs, rate limit is left, the staging
- * folder is writable and the warehouse file opens. Each check reports ok / warn / fail / skip with one
- * line of detail; any fail makes the command exit 1.
+ * folder is writable and holds only this warehouse's extracts, and the DuckDB warehouse is usable: no
+ * other run holds its lock, it opens read-write, every block reads back with a valid checksum, and its
+ * raw and bookkeeping tables are all there (not half-built). Each check reports ok / warn / fail / skip
+ * with one line of detail; any fail makes the command exit 1.
  *
  * Plain `fetch` rather than the extract's Octokit client: doctor must see raw statuses and headers
  * (`x-oauth-scopes`, 401 vs 403) without retries or throttling hiding them, and it makes three requests.
@@ -19,6 +21,8 @@ import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { createAppAuth } from "@octokit/auth-app";
 import { datasets } from "../load/datasets.js";
+import { rawTableNames } from "../schemas/raw-tables.js";
+import { acquireWarehouseLock, lockFileOf, readWarehouseLock, WarehouseInUseError, WarehouseLockedError, type WarehouseLock } from "../load/warehouse-lock.js";
 import { redact, registerSecret } from "../log/logger.js";
 import { registerPrivateKey } from "../extract/app-auth.js";
 import { resolveGitHubAuth } from "../extract/config.js";
@@ -324,40 +328,127 @@ function stagingCheck(dir: string): CheckResult {
   }
 }
 
-async function warehouseCheck(path: string): Promise<CheckResult> {
-  const check = "warehouse file";
-  if (!existsSync(path)) return { check, status: "warn", detail: `${path} does not exist yet (the first load creates it)` };
+/** Bookkeeping tables every load keeps beside the raw tables (load/duckdb-load.ts ensureBookkeeping). */
+const BOOKKEEPING_TABLES = ["_loads", "_quarantine", "_extracts", "_http_cache"];
+
+const firstLine = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+
+/** What an error opening or reading the warehouse means for the user, or undefined for any other error. */
+function explainWarehouseError(path: string, error: unknown): { check: string; detail: string } | undefined {
+  const message = firstLine(error);
+  if (/Could not set lock on file/.test(message)) return { check: "warehouse lock", detail: new WarehouseInUseError(path, message).message };
+  if (/Permission denied|Read-only file system|read-only/i.test(message)) {
+    return {
+      check: "warehouse file",
+      detail: `${path} cannot be opened for writing (${message}): pipeline, load and transform write to it. Give this user write access to the file and its folder (e.g. chmod u+w ${path}), or point --duckdb-path at a writable copy.`,
+    };
+  }
+  if (/Corrupt database file|not a valid DuckDB database file|Could not read enough bytes|checksum|corrupt/i.test(message)) {
+    return {
+      check: "warehouse integrity",
+      detail: `${path} is corrupt (${message}). Restore it from a backup, or move it aside and rebuild it with \`pipeline --since YYYY-MM-DD\` (raw history is extracted again from GitHub).`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * The DuckDB warehouse as `pipeline` will meet it: no other run holds its lock, it opens read-write,
+ * every block of every table reads back with a valid checksum, and the raw and bookkeeping tables a load
+ * keeps are all there (or none yet). The file is opened read-write, holding the warehouse's lock for the
+ * few seconds of the check, exactly as a run would.
+ */
+async function warehouseChecks(path: string): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const lock = readWarehouseLock(path);
+  if (lock && !lock.stale) {
+    results.push({ check: "warehouse lock", status: "fail", detail: new WarehouseLockedError(path, lock.lockFile, lock.holder).message });
+    results.push({ check: "warehouse file", status: "skip", detail: `${path} is in use: not opened` });
+    return results;
+  }
+  if (lock?.stale && lock.holder) {
+    const h = lock.holder;
+    results.push({ check: "warehouse lock", status: "warn", detail: `stale lock ${lock.lockFile} left by ${h.command} (PID ${h.pid} on ${h.host}, started ${h.started}; ${lock.stale}): the next run takes it over` });
+  } else {
+    results.push({ check: "warehouse lock", status: "ok", detail: `no run holds ${lockFileOf(path)}` });
+  }
+  if (!existsSync(path)) {
+    results.push({ check: "warehouse file", status: "warn", detail: `${path} does not exist yet (the first load creates it)` });
+    return results;
+  }
+  let held: WarehouseLock;
+  try {
+    held = acquireWarehouseLock(path, "doctor");
+  } catch (error) {
+    if (error instanceof WarehouseLockedError) results.push({ check: "warehouse lock", status: "fail", detail: error.message });
+    else results.push({ check: "warehouse file", status: "fail", detail: `${firstLine(error)}: DuckDB writes ${path}.wal and the lock beside the file` });
+    return results;
+  }
   let instance: DuckDBInstance | undefined;
   try {
-    instance = await DuckDBInstance.create(path, { access_mode: "READ_ONLY" });
+    try {
+      instance = await DuckDBInstance.create(path);
+    } catch (error) {
+      // Opening reads the catalog: a corrupt file usually fails here already.
+      const explained = explainWarehouseError(path, error);
+      results.push({ check: explained?.check === "warehouse lock" ? "warehouse lock" : "warehouse file", status: "fail", detail: explained?.detail ?? `${path}: ${firstLine(error)}` });
+      return results;
+    }
     const connection = await instance.connect();
     try {
-      const reader = await connection.runAndReadAll(
-        `SELECT table_schema AS s, COUNT(*) AS n FROM information_schema.tables WHERE table_schema IN ('${datasets.raw}', '${datasets.models}') GROUP BY 1`,
-      );
-      const counts = Object.fromEntries(reader.getRowObjectsJS().map((r) => [String(r.s), Number(r.n)]));
+      const tables = (await connection.runAndReadAll("SELECT schema_name AS s, table_name AS t FROM duckdb_tables() ORDER BY 1, 2")).getRowObjectsJS().map((r) => ({ schema: String(r.s), name: String(r.t) }));
+      const views = (await connection.runAndReadAll(`SELECT COUNT(*) AS n FROM duckdb_views() WHERE schema_name = '${datasets.models}'`)).getRowObjectsJS()[0];
+      const raw = new Set(tables.filter((t) => t.schema === datasets.raw).map((t) => t.name));
+      const models = tables.filter((t) => t.schema === datasets.models).length + Number(views?.n ?? 0);
       let lastLoad = "never";
-      if ((counts[datasets.raw] ?? 0) > 0) {
-        const loads = await connection
-          .runAndReadAll(`SELECT CAST(MAX(loaded_at) AS VARCHAR) AS t, COUNT(*) AS n FROM "${datasets.raw}"."_loads"`)
-          .catch(() => undefined);
-        const row = loads?.getRowObjectsJS()[0];
+      if (raw.has("_loads")) {
+        const row = (await connection.runAndReadAll(`SELECT CAST(MAX(loaded_at) AS VARCHAR) AS t, COUNT(*) AS n FROM "${datasets.raw}"."_loads"`)).getRowObjectsJS()[0];
         if (row?.t) lastLoad = `${String(row.t)} (${String(row.n)} batches)`;
       }
-      const models = counts[datasets.models] ?? 0;
-      return {
-        check,
+      const rawCount = rawTableNames.filter((t) => raw.has(t)).length;
+      results.push({
+        check: "warehouse file",
         status: models > 0 ? "ok" : "warn",
-        detail: `${path} opens; ${counts[datasets.raw] ?? 0} raw tables, ${models} models${models ? "" : " (run transform)"}; last load ${lastLoad}`,
-      };
+        detail: `${path} opens read-write; ${rawCount} raw tables, ${models} models${models ? "" : " (run transform)"}; last load ${lastLoad}`,
+      });
+
+      // Integrity: DuckDB verifies a block's checksum when it reads it, so read every column of every table.
+      let size = "";
+      try {
+        const db = (await connection.runAndReadAll("PRAGMA database_size")).getRowObjectsJS()[0];
+        size = String(db?.database_size ?? "");
+        for (const t of tables) {
+          await connection.runAndReadAll(`SELECT COUNT(*), bit_xor(hash(x)) FROM "${t.schema.replaceAll('"', '""')}"."${t.name.replaceAll('"', '""')}" AS x`);
+        }
+        await connection.run("CHECKPOINT");
+        results.push({ check: "warehouse integrity", status: "ok", detail: `${tables.length} tables read in full (${size}), every block's checksum verified; checkpoint written` });
+      } catch (error) {
+        const explained = explainWarehouseError(path, error);
+        results.push({ check: explained?.check ?? "warehouse integrity", status: "fail", detail: explained?.detail ?? `${path}: ${firstLine(error)}` });
+      }
+
+      // Half-built: some of the tables a load creates are there, others are not.
+      const expected = [...rawTableNames, ...BOOKKEEPING_TABLES];
+      const missing = expected.filter((t) => !raw.has(t));
+      if (missing.length === 0) {
+        results.push({ check: "raw tables", status: "ok", detail: `all ${rawTableNames.length} raw tables and ${BOOKKEEPING_TABLES.join(", ")} are there` });
+      } else if (missing.length === expected.length) {
+        results.push({ check: "raw tables", status: "warn", detail: `none yet: run \`pipeline\` (or \`extract\` then \`load\`) with --duckdb-path ${path} before \`transform\`` });
+      } else {
+        results.push({
+          check: "raw tables",
+          status: "fail",
+          detail: `${path} is half-built: ${datasets.raw} lacks ${missing.join(", ")}. Run \`load --duckdb-path ${path}\` (it creates the missing tables, then loads what is staged) or \`pipeline\`, then \`transform\`.`,
+        });
+      }
     } finally {
       connection.closeSync();
     }
-  } catch (error) {
-    return { check, status: "fail", detail: `${path}: ${(error as Error).message.split("\n")[0]}` };
   } finally {
     instance?.closeSync();
+    held.release();
   }
+  return results;
 }
 
 const usesApp = (options: DoctorOptions): boolean => [options.app?.appId, options.app?.privateKey, options.app?.privateKeyFile].some((v) => v !== undefined && v !== "");
@@ -367,7 +458,7 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
   const github = usesApp(options) ? await appChecks(options) : await githubChecks(options);
   const results = [...github, stagingCheck(options.stagingDir)];
   if (options.target) results.push(await stagingOwnerCheck(options.stagingDir, options.target));
-  if (options.warehouse === undefined || options.warehouse === "duckdb") results.push(await warehouseCheck(options.duckdbPath));
+  if (options.warehouse === undefined || options.warehouse === "duckdb") results.push(...(await warehouseChecks(options.duckdbPath)));
   if (options.gcp) results.push(...(await options.gcp()));
   else {
     results.push({

@@ -9,6 +9,7 @@ import { runTransform, type TransformResult } from "../transform/run.js";
 import type { Logger } from "../log/logger.js";
 import { formatTable, seconds } from "./summary.js";
 import { createTransformProgress } from "./transform-progress.js";
+import { explainDuckDbLock, withWarehouseLock } from "../load/warehouse-lock.js";
 
 export interface PipelineOptions {
   extract: ExtractConfigInput;
@@ -17,6 +18,8 @@ export interface PipelineOptions {
   fullRefresh?: boolean;
   vars?: Record<string, string>;
   log: Logger;
+  /** The caller already holds the warehouse's lock (the demo takes it before it clears its files). */
+  lockHeld?: boolean;
 }
 
 export interface PipelineResult {
@@ -26,7 +29,24 @@ export interface PipelineResult {
   durationMs: number;
 }
 
+/**
+ * Runs the three stages holding the warehouse's lock, taken before the first API call: a second run on
+ * the same warehouse stops at once, naming the holder (load/warehouse-lock.ts).
+ */
 export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
+  if (options.lockHeld) {
+    try {
+      return await lockedPipeline(options);
+    } catch (error) {
+      throw explainDuckDbLock(error, options.duckdbPath);
+    }
+  }
+  return withWarehouseLock(options.duckdbPath, "pipeline", () => lockedPipeline(options), {
+    onTakeover: (previous, reason) => options.log.warn("took over a stale warehouse lock", { warehouse: options.duckdbPath, previous_pid: previous.pid, previous_started: previous.started, reason }),
+  });
+}
+
+async function lockedPipeline(options: PipelineOptions): Promise<PipelineResult> {
   const started = Date.now();
   const log = options.log;
   // Incremental: the watermark, known runs and ETags come from the warehouse being loaded.

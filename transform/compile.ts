@@ -1,10 +1,13 @@
 /**
  * Compiles the Dataform project with the real CLI (`dataform compile --json`) and types the result.
- * Results are cached in .warehouse/cache/ by a hash of definitions/, includes/, dataform.json and vars.
+ * Results are cached by a hash of definitions/, includes/, dataform.json, the @dataform/core version and
+ * vars, in `.warehouse/cache/` under the current working directory: with the working data (the default
+ * warehouse and staging folder live in `.warehouse/` too), never inside the install folder, which may be
+ * read-only or shared by several working folders. A cache that cannot be written only costs a recompile.
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -91,6 +94,13 @@ export interface CompileOptions {
   projectDir?: string;
   /** Skip the cache. */
   noCache?: boolean;
+  /** Where compile results are cached (default `compileCacheDir()`). */
+  cacheDir?: string;
+}
+
+/** The compile cache: `.warehouse/cache/` under the working directory (see the file's header). */
+export function compileCacheDir(cwd: string = process.cwd()): string {
+  return join(cwd, ".warehouse", "cache");
 }
 
 function listFiles(dir: string): string[] {
@@ -137,7 +147,7 @@ export function parseCompiledGraph(json: string): CompiledGraph {
 export async function compileProject(options: CompileOptions = {}): Promise<CompiledGraph> {
   const projectDir = options.projectDir ?? projectRoot;
   const vars = options.vars ?? {};
-  const cacheDir = join(projectDir, ".warehouse", "cache");
+  const cacheDir = options.cacheDir ?? compileCacheDir();
   const cacheFile = join(cacheDir, `compile-${projectHash(projectDir, vars)}.json`);
   if (!options.noCache && existsSync(cacheFile)) return parseCompiledGraph(readFileSync(cacheFile, "utf8"));
 
@@ -152,7 +162,14 @@ export async function compileProject(options: CompileOptions = {}): Promise<Comp
     throw new CompilationError(`dataform compile failed: ${e.stderr || e.stdout || e.message}`);
   }
   const graph = parseCompiledGraph(stdout);
-  mkdirSync(cacheDir, { recursive: true });
-  writeFileSync(cacheFile, stdout);
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    // Written aside and renamed: a concurrent run never reads half a cache file.
+    const temp = `${cacheFile}.${process.pid}.${Date.now()}.tmp`;
+    writeFileSync(temp, stdout);
+    renameSync(temp, cacheFile);
+  } catch {
+    // A read-only working folder: compile again next time.
+  }
   return graph;
 }

@@ -3,6 +3,7 @@
  * action's BigQuery SQL to DuckDB (transform/translate.ts) and executes the actions in dependency order
  * on a DuckDB file — the embedded stand-in for `dataform run`.
  */
+import { existsSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { openDuckDb, quoteIdent } from "../load/duckdb-connection.js";
 import { compileProject, type CompiledGraph, type CompiledTable, type Target } from "./compile.js";
@@ -69,6 +70,21 @@ export class ActionFailedError extends TransformError {
     super(`action ${actionName} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.name = "ActionFailedError";
   }
+}
+
+/** `transform` on a warehouse file that does not exist: nothing to build from (and nothing is created). */
+export class WarehouseMissingError extends TransformError {
+  constructor(readonly duckdbPath: string) {
+    super(
+      `warehouse ${duckdbPath} does not exist: transform builds the models from a loaded warehouse. Run \`pipeline\` (or \`extract\` then \`load\`) with --duckdb-path ${duckdbPath} first, or pass the --duckdb-path of an existing warehouse.`,
+    );
+    this.name = "WarehouseMissingError";
+  }
+}
+
+/** Refuses a warehouse file that does not exist, before anything (a lock, a folder, the file) is created. */
+export function requireWarehouse(duckdbPath: string): void {
+  if (duckdbPath !== ":memory:" && !existsSync(duckdbPath)) throw new WarehouseMissingError(duckdbPath);
 }
 
 export const MAX_ASSERTION_ROWS = 20;
@@ -249,6 +265,7 @@ async function runAssertion(ex: Executor, action: Action): Promise<void> {
 
 /** Compiles and runs the Dataform project on a DuckDB file. Rejects with the first failure (its `result` lists every action). */
 export async function runTransform(options: TransformOptions): Promise<TransformResult> {
+  requireWarehouse(options.duckdbPath);
   const started = performance.now();
   const graph = await compileProject({ vars: options.vars ?? {} });
   const compileMs = performance.now() - started;
