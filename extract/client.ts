@@ -185,6 +185,11 @@ interface RetryPolicy {
   /** Milliseconds per second of back-off. */
   scale: number;
   log: Logger;
+  /**
+   * Set once a request gave up on a refused connection or an unknown host: later requests of this
+   * client that fail the same way fail at once, so an extract ends in seconds, not seconds per request.
+   */
+  unreachable?: string;
 }
 
 /** Attempts a refused connection or an unknown host gets: about 3 s in all (1 s, then 2 s between). */
@@ -205,7 +210,11 @@ function retryPlan(error: unknown, attempt: number, policy: RetryPolicy): { caus
     cause = transport;
     if (FAST_FAIL_CAUSES.has(transport)) {
       fast = true;
-      if (attempt >= FAST_FAIL_ATTEMPTS) return undefined;
+      if (policy.unreachable !== undefined) return undefined;
+      if (attempt >= FAST_FAIL_ATTEMPTS) {
+        policy.unreachable = transport;
+        return undefined;
+      }
       delayMs = attempt * policy.scale;
     }
   } else if (response?.status !== undefined && (response.status >= 500 || response.status === 429)) {
