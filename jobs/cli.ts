@@ -261,7 +261,7 @@ export function buildProgram(log: Logger): Command {
       .command("doctor")
       .description("check the setup before a run: API reachable, token accepted and its scopes, rate limit left, staging writable, warehouse file readable; with --warehouse bigquery: credentials, datasets, bucket and permissions")
       .addOption(new Option("--warehouse <kind>", "warehouse the pipeline targets").choices(WAREHOUSES).default("duckdb"))
-      .option("--duckdb-path <file>", "DuckDB warehouse file to check (opened read-only)", defaults.duckdbPath)
+      .option("--duckdb-path <file>", "DuckDB warehouse file to check (opened read-write under the warehouse lock, as a run opens it)", defaults.duckdbPath)
       .option("--staging-dir <dir>", "staging folder that must be writable and belong to this warehouse (default: the warehouse's own)")
       .option("--repo <owner/name>", "with a GitHub App: check its installation on the repository's owner (repeatable)", collect, [])
       .option("--org <org>", "with a GitHub App: check its installation on the organisation (repeatable)", collect, [])
