@@ -4,10 +4,11 @@
 import { QuarantineThresholdError, runExtract, type ExtractResult } from "../extract/run.js";
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import type { ExtractConfigInput } from "../extract/config.js";
-import { loadIntoDuckDb, type LoadResult } from "../load/duckdb-load.js";
+import { loadIntoDuckDb, readManifests, type LoadResult } from "../load/duckdb-load.js";
 import { runTransform, type TransformResult } from "../transform/run.js";
 import type { Logger } from "../log/logger.js";
 import { formatTable, seconds } from "./summary.js";
+import { checkTargets, targetId } from "../load/targets.js";
 import { createTransformProgress } from "./transform-progress.js";
 import { explainDuckDbLock, withWarehouseLock } from "../load/warehouse-lock.js";
 
@@ -52,7 +53,11 @@ async function lockedPipeline(options: PipelineOptions): Promise<PipelineResult>
   // Incremental: the watermark, known runs and ETags come from the warehouse being loaded.
   let extract: ExtractResult;
   try {
-    extract = await runExtract(options.extract, { log, state: duckDbExtractState(options.duckdbPath) });
+    // Before any API call: a staging folder holding another warehouse's extracts would make the load
+    // refuse after the whole extract had spent its budget.
+    checkTargets(readManifests(options.extract.stagingDir), { kind: "duckdb", path: options.duckdbPath });
+    // The manifest names this warehouse, so no other warehouse's load takes it in (load/targets.ts).
+    extract = await runExtract({ target: targetId({ kind: "duckdb", path: options.duckdbPath }), ...options.extract }, { log, state: duckDbExtractState(options.duckdbPath) });
   } catch (error) {
     // Too many quarantined records fail the run, but what was extracted (and the quarantine) is loaded first.
     if (error instanceof QuarantineThresholdError) await loadIntoDuckDb({ duckdbPath: options.duckdbPath, stagingDir: options.extract.stagingDir, log });
