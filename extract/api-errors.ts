@@ -245,12 +245,17 @@ function suggestedApiUrl(apiUrl: string): string | null {
   }
 }
 
-export function notGitHubApiAdvice(apiUrl: string): string {
+/** "for GitHub Enterprise Server use https://HOST/api/v3 (here probably ...), for github.com https://api.github.com ..." */
+function apiUrlHint(apiUrl: string): string {
   const suggestion = suggestedApiUrl(apiUrl);
   return (
-    `GITHUB_API_URL ${apiUrl} does not look like a GitHub REST API: for GitHub Enterprise Server use https://HOST/api/v3` +
+    `for GitHub Enterprise Server use https://HOST/api/v3` +
     `${suggestion && suggestion !== "https://api.github.com" ? ` (here probably ${suggestion})` : ""}, for github.com https://api.github.com (the default, GITHUB_API_URL unset)`
   );
+}
+
+export function notGitHubApiAdvice(apiUrl: string): string {
+  return `GITHUB_API_URL ${apiUrl} does not look like a GitHub REST API: ${apiUrlHint(apiUrl)}`;
 }
 
 // ---------------------------------------------------------------- the conversion
@@ -329,7 +334,7 @@ export async function toApiFailure(error: unknown, where: ApiStage, apiUrl: stri
       "not-json",
       notJson.status,
       `${what}: an HTML page answered instead of the GitHub REST API, likely a proxy or login page, or a wrong GITHUB_API_URL`,
-      `Check GITHUB_API_URL (${apiUrl}) and any proxy between this machine and ${hostOf(apiUrl)}: ${notGitHubApiAdvice(apiUrl)}.`,
+      `Check any proxy between this machine and ${hostOf(apiUrl)}, and GITHUB_API_URL (${apiUrl}): ${apiUrlHint(apiUrl)}.`,
     );
   }
 

@@ -164,7 +164,7 @@ describe("a GITHUB_API_URL that is not a GitHub REST API", () => {
       expect(f.status).toBe(200);
       expect(f.message).toContain('listing repositories of organisation acme failed: GET /orgs/acme/repos answered HTTP 200 with content-type text/html, not JSON (page title "Sign in - Corporate Proxy")');
       expect(f.message).toContain("likely a proxy or login page, or a wrong GITHUB_API_URL");
-      expect(f.message).toContain(`Check GITHUB_API_URL (${s.url})`);
+      expect(f.message).toContain(`Check any proxy between this machine and 127.0.0.1:${new URL(s.url).port}, and GITHUB_API_URL (${s.url}): for GitHub Enterprise Server use https://HOST/api/v3`);
       expect(f.message).not.toContain("expected a JSON array");
       expect(s.requests()).toBe(1);
     } finally {
