@@ -12,6 +12,7 @@ import { runDataformOnBigQuery } from "../transform/dataform-bigquery.js";
 import { appendStepSummary, bigQueryPipelineMarkdown, bigQueryPipelineSummary, runBigQueryPipeline } from "./bigquery-pipeline.js";
 import { lookerLink } from "./looker-link.js";
 import { formatTable } from "./summary.js";
+import { packagesSkippedLine } from "../extract/run.js";
 import { defaultStagingDir, type Target } from "../load/targets.js";
 
 export interface BigQueryFlags {
@@ -80,6 +81,8 @@ export async function bigQueryPipelineCommand(extract: ExtractConfigInput, flags
     log,
   });
   console.log(bigQueryPipelineSummary(result));
+  const skipped = packagesSkippedLine(result.extract);
+  if (skipped) console.log(skipped);
   appendStepSummary(bigQueryPipelineMarkdown(result));
 }
 

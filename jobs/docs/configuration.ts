@@ -15,7 +15,7 @@ export const ENVIRONMENT: { name: string; default: string; meaning: string }[] =
   { name: "GITHUB_APP_PRIVATE_KEY", default: "none", meaning: "The App's private key, PEM text (`\\n` escapes accepted). Checked at start (the error names the variable, never the key); registered as a secret with every JWT and installation token made from it." },
   { name: "GITHUB_APP_PRIVATE_KEY_FILE", default: "none", meaning: "Path of the App's `.pem` file, instead of `GITHUB_APP_PRIVATE_KEY` (not both)." },
   { name: "GITHUB_PACKAGES_TOKEN", default: "none", meaning: "Classic personal access token with `read:packages`, used for the packages endpoints only. GitHub Apps cannot call `/orgs/{org}/packages` or `/users/{user}/packages` (nor their versions): with an App and without this token the extract warns once and skips packages (`packages_skipped`)." },
-  { name: "LOG_LEVEL", default: "`info`", meaning: "`debug`, `info`, `warn` or `error`. Logs go to stderr: short lines on a terminal, one JSON object per line otherwise." },
+  { name: "LOG_LEVEL", default: "`info`", meaning: "`debug`, `info`, `warn` or `error`, any case (an unknown value is a configuration error, exit 3). `error` lines appear only when the run fails; retries are `warn`, 304s `debug`. Logs go to stderr: short lines on a terminal, one JSON object per line otherwise." },
   { name: "GOOGLE_CLOUD_PROJECT", default: "`defaultDatabase` of dataform.json", meaning: "BigQuery project for `--warehouse bigquery`, `bootstrap` and `looker-link` (same as `--project`)." },
   { name: "BIGQUERY_LOCATION", default: "`US`", meaning: "BigQuery location of the datasets (same as `--location`)." },
   { name: "GCS_BUCKET", default: "none", meaning: "Cloud Storage bucket for staging with `--warehouse bigquery` (same as `--bucket`)." },
@@ -29,8 +29,8 @@ export const ENVIRONMENT: { name: string; default: string; meaning: string }[] =
 export const EXIT_MEANINGS: Record<keyof typeof EXIT, string> = {
   ok: "success",
   failed: "failure: API, staging, load, model or report error (the last log line says which)",
-  usage: "bad usage: unknown command or flag, missing required flag, invalid flag value",
-  config: "invalid configuration; the message names the field",
+  usage: "bad usage: no command, unknown command or flag, missing required flag, a flag value that cannot be parsed (not a whole number, not one of the choices)",
+  config: "invalid configuration: a value that parses but is refused (out of range, a date that does not exist or lies in the future, a bad scope, credentials, LOG_LEVEL); the message names the field",
   assertion: "a data assertion failed; the message shows the offending rows",
 };
 
