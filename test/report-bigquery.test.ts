@@ -8,7 +8,7 @@
  * the command line, and the page it writes must embed exactly the DuckDB report's data (and be the same
  * page once the generation time is equal).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -58,7 +58,15 @@ describe("report --warehouse bigquery", () => {
     vi.spyOn(console, "log").mockImplementation(() => undefined);
     expect(await cli("bootstrap", "--project", PROJECT, "--location", "US")).toBe(0);
     // The same NDJSON batches the DuckDB warehouse loaded, staged in Cloud Storage and loaded by load jobs.
-    expect(await cli("load", "--warehouse", "bigquery", "--staging-dir", join(built.duckdbPath, "..", "staging"), "--project", PROJECT, "--bucket", BUCKET), stderr).toBe(0);
+    // An extract belongs to one warehouse (its manifest names it, and other warehouses refuse it), so the
+    // copy for BigQuery is re-addressed to the project: same batches, same checksums.
+    const bqStaging = join(dir, "bigquery-staging");
+    cpSync(join(built.duckdbPath, "..", "staging"), bqStaging, { recursive: true });
+    for (const f of readdirSync(join(bqStaging, "manifests"))) {
+      const path = join(bqStaging, "manifests", f);
+      writeFileSync(path, JSON.stringify({ ...(JSON.parse(readFileSync(path, "utf8")) as object), target: `bigquery:${PROJECT}` }));
+    }
+    expect(await cli("load", "--warehouse", "bigquery", "--staging-dir", bqStaging, "--project", PROJECT, "--bucket", BUCKET), stderr).toBe(0);
   }, 600_000);
 
   afterAll(async () => {
