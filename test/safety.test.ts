@@ -52,12 +52,18 @@ interface Child {
   out(): string;
 }
 
-function start(args: string[], options: { env?: Record<string, string>; cwd?: string; uid?: number; gid?: number } = {}): Child {
-  const child = spawn(process.execPath, args, {
+/**
+ * Runs node with `args` in a child process. `withoutDacOverride`: as root, drop the capabilities that
+ * let root ignore file modes (util-linux `setpriv`), so a read-only file is read-only to the child, while
+ * it can still read the project it runs from (a different user may not reach a private checkout).
+ */
+function start(args: string[], options: { env?: Record<string, string>; cwd?: string; withoutDacOverride?: boolean } = {}): Child {
+  const caps = "-dac_override,-dac_read_search";
+  const [command, argv] = options.withoutDacOverride ? ["setpriv", [`--inh-caps=${caps}`, `--bounding-set=${caps}`, "--", process.execPath, ...args]] : [process.execPath, args];
+  const child = spawn(command, argv, {
     env: { ...process.env, ...options.env },
     cwd: options.cwd ?? projectRoot,
     stdio: ["ignore", "pipe", "pipe"],
-    ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid } : {}),
   });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -319,10 +325,8 @@ describe("safe by default", () => {
       copyFileSync(real, warehouse);
       chmodSync(warehouse, 0o444);
       if (process.getuid?.() === 0) {
-        // Root writes any file: run doctor as an unprivileged user, as the issue's reporter did.
-        chmodSync(dir, 0o755);
-        chmodSync(folder, 0o777);
-        const run = await start([BIN, "doctor", "--duckdb-path", warehouse, "--staging-dir", join(folder, "staging")], { uid: 65534, gid: 65534, env: { GITHUB_API_URL: simulator.url } }).done;
+        // Root writes any file: run doctor without the capability that lets it ignore file modes.
+        const run = await start([BIN, "doctor", "--duckdb-path", warehouse, "--staging-dir", join(folder, "staging")], { withoutDacOverride: true, env: { GITHUB_API_URL: simulator.url } }).done;
         expect(run.code, run.out).toBe(1);
         expect(run.out).toMatch(/^FAIL\s+warehouse file\s+/m);
         expect(run.out).toContain(`${warehouse} cannot be opened for writing (`);
