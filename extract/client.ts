@@ -12,6 +12,9 @@
  * The first two become network errors, which Octokit reports as status 500, which the retry loop retries;
  * the third is not retried.
  *
+ * The retry loop is written here, not taken from @octokit/plugin-retry, because the plugin decides by
+ * status alone and sees a refused connection as status 500: it could neither name the real cause nor
+ * give up on an unreachable host in seconds while still retrying a 502 patiently.
  * Retries (`retrying` below) log one warn line each, naming the real cause (`status 502`,
  * `ECONNREFUSED`, `timeout`), never Octokit's "500 with id UNKNOWN". Back-off is 1, 4, 9, 16, 25 s, at
  * most `maxRetries` retries and at most `maxRetrySeconds` (default 60) from the first attempt of a
