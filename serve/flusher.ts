@@ -1,0 +1,184 @@
+/**
+ * Spool → staging → DuckDB, then the incremental transform. One flush at a time (the warehouse has one
+ * writer); `serve` holds the warehouse lock for its whole life, and DuckDB is opened only while a flush,
+ * load or transform runs.
+ *
+ * Per sealed segment, in order:
+ *   1. stage it as extract `webhook-<segment>` unless its manifest already exists (a crash after staging);
+ *   2. `loadIntoDuckDb` (idempotent per batch id, so a segment staged twice is loaded once);
+ *   3. record its delivery keys in `github_raw._deliveries` (the dedupe index of deliveries whose
+ *      segment is gone);
+ *   4. delete the segment.
+ * A crash between any two steps repeats the later steps at the next start, never the effect twice.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { openDuckDb, rawTableRef } from "../load/duckdb-connection.js";
+import { loadIntoDuckDb } from "../load/duckdb-load.js";
+import { datasets } from "../load/datasets.js";
+import { targetId } from "../load/targets.js";
+import { stagingLayout } from "../schemas/manifest.js";
+import { runTransform } from "../transform/run.js";
+import type { Logger } from "../log/logger.js";
+import { jobIdsOf, stageDeliveries } from "./events.js";
+import type { Spool } from "./spool.js";
+
+const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+export const deliveriesTable = `"${datasets.raw}"."_deliveries"`;
+
+/** How long loaded delivery keys are kept for dedupe: GitHub redelivers for 3 days (GHES 7). */
+export const DELIVERY_KEY_DAYS = 8;
+
+export async function ensureDeliveriesTable(connection: DuckDBConnection): Promise<void> {
+  await connection.run(`CREATE SCHEMA IF NOT EXISTS "${datasets.raw}"`);
+  await connection.run(`CREATE TABLE IF NOT EXISTS ${deliveriesTable} (delivery_key VARCHAR NOT NULL, segment VARCHAR NOT NULL, received_at TIMESTAMPTZ NOT NULL, loaded_at TIMESTAMPTZ NOT NULL)`);
+}
+
+/** Keys of deliveries loaded in the last `DELIVERY_KEY_DAYS` days (older ones are pruned). */
+export async function loadedDeliveryKeys(duckdbPath: string): Promise<string[]> {
+  const w = await openDuckDb(duckdbPath);
+  try {
+    await ensureDeliveriesTable(w.connection);
+    await w.connection.run(`DELETE FROM ${deliveriesTable} WHERE received_at < now() - INTERVAL ${DELIVERY_KEY_DAYS} DAY`);
+    const reader = await w.connection.runAndReadAll(`SELECT DISTINCT delivery_key FROM ${deliveriesTable}`);
+    return reader.getRowObjectsJS().map((r) => String(r.delivery_key));
+  } finally {
+    w.close();
+  }
+}
+
+export interface FlusherOptions {
+  duckdbPath: string;
+  stagingDir: string;
+  spool: Spool;
+  transformSeconds: number;
+  log: Logger;
+  onError?: (error: unknown) => void;
+}
+
+export interface FlushResult {
+  segments: number;
+  deliveries: number;
+  rows: Record<string, number>;
+  stale: number;
+  transformed: boolean;
+}
+
+export class Flusher {
+  lastLoadAt: Date | undefined;
+  lastTransformAt: Date | undefined;
+  /** Rows loaded since the last transform. */
+  private dirty = false;
+  private running: Promise<FlushResult> | undefined;
+
+  constructor(private readonly options: FlusherOptions) {}
+
+  /** Runs a flush, or waits for the one under way and runs another (so everything acknowledged before the call is included). */
+  async flush(opts: { transform?: "due" | "force" | "never" } = {}): Promise<FlushResult> {
+    while (this.running) await this.running.catch(() => undefined);
+    const run = this.flushOnce(opts.transform ?? "due");
+    this.running = run;
+    try {
+      return await run;
+    } finally {
+      if (this.running === run) this.running = undefined;
+    }
+  }
+
+  private async flushOnce(transform: "due" | "force" | "never"): Promise<FlushResult> {
+    const { spool, stagingDir, duckdbPath, log } = this.options;
+    await spool.rotate();
+    const segments = spool.sealedSegments();
+    const result: FlushResult = { segments: 0, deliveries: 0, rows: {}, stale: 0, transformed: false };
+    const staged: { segment: string; keys: { key: string; received_at: string }[] }[] = [];
+    for (const segment of segments) {
+      const entries = spool.read(segment);
+      const extractId = `webhook-${segment.replace(/\.ndjson$/, "")}`;
+      if (entries.length > 0 && !existsSync(join(stagingDir, stagingLayout.manifest(extractId)))) {
+        const loadedJobs = await this.loadedJobVersions(jobIdsOf(entries));
+        const { stale } = await stageDeliveries(entries, { stagingDir, extractId, target: targetId({ kind: "duckdb", path: duckdbPath }), loadedJobs });
+        result.stale += stale;
+      }
+      staged.push({ segment, keys: entries.map((e) => ({ key: e.key, received_at: e.received_at })) });
+      result.deliveries += entries.length;
+    }
+    if (staged.length > 0) {
+      const load = await loadIntoDuckDb({ duckdbPath, stagingDir, log });
+      for (const [table, n] of Object.entries(load.rows)) result.rows[table] = (result.rows[table] ?? 0) + n;
+      if (load.loaded.length > 0) this.dirty = true;
+      await this.recordKeys(staged);
+      for (const s of staged) spool.remove(s.segment);
+      result.segments = staged.length;
+      this.lastLoadAt = new Date();
+    }
+    const due = this.lastTransformAt === undefined || Date.now() - this.lastTransformAt.getTime() >= this.options.transformSeconds * 1000;
+    if (transform === "force" || (transform === "due" && this.dirty && due)) {
+      this.dirty = false;
+      try {
+        await runTransform({ duckdbPath });
+      } catch (error) {
+        this.dirty = true;
+        throw error;
+      } finally {
+        this.lastTransformAt = new Date();
+      }
+      result.transformed = true;
+    }
+    if (result.deliveries > 0) log.info("spool flushed", { segments: result.segments, deliveries: result.deliveries, rows: result.rows, stale_job_versions: result.stale, transformed: result.transformed });
+    return result;
+  }
+
+  /** Newest version of each job the warehouse already holds (webhook or polled rows). */
+  private async loadedJobVersions(jobIds: number[]): Promise<Map<number, [number, number, number]>> {
+    const out = new Map<number, [number, number, number]>();
+    if (jobIds.length === 0) return out;
+    const w = await openDuckDb(this.options.duckdbPath);
+    try {
+      const exists = await w.connection.runAndReadAll(
+        `SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = '${datasets.raw}' AND table_name = 'workflow_jobs'`,
+      );
+      if (Number(exists.getRowObjectsJS()[0]?.n ?? 0) === 0) return out;
+      const ids = jobIds.filter((id) => Number.isSafeInteger(id)).join(", ");
+      const reader = await w.connection.runAndReadAll(
+        `SELECT job_id,
+                MAX(CASE status WHEN 'completed' THEN 3 WHEN 'in_progress' THEN 2 WHEN 'waiting' THEN 1 ELSE 0 END) AS rank,
+                MAX(epoch_ms(started_at)) AS started, MAX(epoch_ms(completed_at)) AS completed
+         FROM ${rawTableRef("workflow_jobs")} WHERE job_id IN (${ids}) GROUP BY job_id`,
+      );
+      for (const r of reader.getRowObjectsJS()) out.set(Number(r.job_id), [Number(r.rank), Number(r.started ?? 0), Number(r.completed ?? 0)]);
+    } finally {
+      w.close();
+    }
+    return out;
+  }
+
+  private async recordKeys(staged: { segment: string; keys: { key: string; received_at: string }[] }[]): Promise<void> {
+    const w = await openDuckDb(this.options.duckdbPath);
+    try {
+      await ensureDeliveriesTable(w.connection);
+      await w.connection.run("BEGIN TRANSACTION");
+      try {
+        for (const s of staged) {
+          await w.connection.run(`DELETE FROM ${deliveriesTable} WHERE segment = $1`, [s.segment]);
+          if (s.keys.length === 0) continue;
+          const loadedAt = new Date().toISOString();
+          for (let i = 0; i < s.keys.length; i += 500) {
+            const values = s.keys
+              .slice(i, i + 500)
+              .map((k) => `(${sqlString(k.key)}, ${sqlString(s.segment)}, ${sqlString(k.received_at)}::TIMESTAMPTZ, ${sqlString(loadedAt)}::TIMESTAMPTZ)`)
+              .join(", ");
+            await w.connection.run(`INSERT INTO ${deliveriesTable} VALUES ${values}`);
+          }
+        }
+        await w.connection.run("COMMIT");
+      } catch (error) {
+        await w.connection.run("ROLLBACK");
+        throw error;
+      }
+    } finally {
+      w.close();
+    }
+  }
+}
