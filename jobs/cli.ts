@@ -322,6 +322,32 @@ export function buildProgram(log: Logger): Command {
       if (!report.ok) throw new CheckFailedError("model tests failed");
     });
 
+  program
+    .command("redeliver")
+    .description("ask GitHub to deliver again the webhook deliveries of one hook that never succeeded (repository, organisation or GitHub App hook)")
+    .option("--repo <owner/name>", "the repository whose hook --hook-id is checked")
+    .option("--org <org>", "the organisation whose hook --hook-id is checked")
+    .option("--app", "the GitHub App's hook (authenticated with the App's JWT: GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_FILE)")
+    .option("--hook-id <n>", "the hook's id, with --repo or --org", integer("--hook-id"))
+    .option("--since-hours <n>", "hours of deliveries to check: at most 72 on github.com (GitHub keeps 3 days), 168 on GitHub Enterprise Server (7 days)", integer("--since-hours"), 72)
+    .option("--per-page <n>", "deliveries per page, 1 to 100", integer("--per-page"), 100)
+    .option("--dry-run", "list and count, request no redelivery")
+    .addHelpText(
+      "after",
+      examples([
+        "GITHUB_TOKEN=... actions-warehouse redeliver --org acme --hook-id 123456",
+        "GITHUB_TOKEN=... actions-warehouse redeliver --repo acme/api --hook-id 123456 --since-hours 24 --dry-run",
+        "GITHUB_APP_ID=123456 GITHUB_APP_PRIVATE_KEY_FILE=app.pem actions-warehouse redeliver --app",
+      ]),
+    )
+    .action(async (flags: { repo?: string; org?: string; app?: boolean; hookId?: number; sinceHours: number; perPage: number; dryRun?: boolean }) => {
+      const { redeliverOptions, redeliverSummary, runRedeliver } = await import("./redeliver.js");
+      const app = githubAppEnv();
+      const result = await runRedeliver(redeliverOptions(flags, { ...githubEnv(), appId: app.appId, appPrivateKey: app.appPrivateKey, appPrivateKeyFile: app.appPrivateKeyFile }, log));
+      console.log(redeliverSummary(result));
+      if (result.failedToRedeliver > 0) throw new Error(`redeliver: ${result.failedToRedeliver} redelivery request(s) failed (see the warnings above)`);
+    });
+
   registerBigQueryCommands(program, log);
 
   program

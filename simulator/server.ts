@@ -21,6 +21,7 @@ import { createRequire } from "node:module";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { FaultAction } from "./faults.js";
+import { HookStore, type HookDelivery, type HooksOptions, type RedeliveryRequest, type SimHook } from "./hooks.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   addRunToDataset, allJobsOf, findRun, latestAttempt, rerunRun, toSec,
@@ -68,6 +69,8 @@ export interface SimulatorOptions {
   htmlBaseUrl?: string;
   /** Fault injection hook (see `FaultHook`). */
   faults?: FaultHook;
+  /** Repository, organisation and App hooks with seeded deliveries and redelivery (simulator/hooks.ts). */
+  hooks?: HooksOptions;
   /** A GitHub App and its installations (see the module comment). Works beside `token`. */
   app?: SimulatorApp;
   /**
@@ -105,6 +108,14 @@ export interface Simulator {
   resetRateLimit(): void;
   /** Revokes every installation token issued so far (they answer 401 from now on); returns how many. */
   revokeInstallationTokens(): number;
+  /** The hooks (empty without `options.hooks`). */
+  hooks(): SimHook[];
+  /** Every delivery of a hook, retention ignored, ascending by id. */
+  deliveries(hookId: number): HookDelivery[];
+  /** Every redelivery request answered 202, in order. */
+  redeliveries(): RedeliveryRequest[];
+  /** The hook store (undefined without `options.hooks`), for adding deliveries. */
+  hookStore: HookStore | undefined;
 }
 
 const DOCS = "https://docs.github.com/rest";
@@ -608,6 +619,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   add("GET", "/users/{username}/packages", (p, q, ctx) => listPackages(p.username ?? "", "User", q, ctx));
   add("GET", "/orgs/{org}/packages/{package_type}/{package_name}/versions", (p, q, ctx) => listVersions(p.org ?? "", p, q, ctx));
   add("GET", "/users/{username}/packages/{package_type}/{package_name}/versions", (p, q, ctx) => listVersions(p.username ?? "", p, q, ctx));
+  const hookStore = options.hooks ? new HookStore(ds, options.hooks) : undefined;
+  for (const r of hookStore?.routes(() => base) ?? []) add(r.method, r.pattern, r.handler, false, r.appAuth);
 
   // ------------------------------------------------------------ GitHub App
   const app = options.app;
@@ -861,6 +874,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       used = 0;
       resetAt = Math.floor(Date.now() / 1000) + 3600;
     },
+    hooks: () => hookStore?.hooks ?? [],
+    deliveries: (hookId) => [...(hookStore?.hook(hookId)?.deliveries ?? [])],
+    redeliveries: () => hookStore?.redeliveries() ?? [],
+    hookStore,
     revokeInstallationTokens: () => {
       let n = 0;
       for (const t of issued.values())
