@@ -348,6 +348,33 @@ export function buildProgram(log: Logger): Command {
       if (result.failedToRedeliver > 0) throw new Error(`redeliver: ${result.failedToRedeliver} redelivery request(s) failed (see the warnings above)`);
     });
 
+  program
+    .command("serve")
+    .description("the realtime server: signed GitHub webhooks and the CI-events API into the DuckDB warehouse within seconds, /health and Prometheus /metrics")
+    .option("--port <n>", "port to listen on (default: PORT, else 8080)")
+    .option("--host <address>", "address to listen on", "0.0.0.0")
+    .option("--duckdb-path <file>", "DuckDB warehouse the server owns while it runs (spool and staging beside it)", defaults.duckdbPath)
+    .option("--staging-dir <dir>", "staging folder (default: the warehouse's own, as for extract)")
+    .option("--flush-seconds <n>", "load the spool into the warehouse every this many seconds", "5")
+    .option("--transform-seconds <n>", "run the incremental transform at most every this many seconds", "60")
+    .option("--metrics-prefix <prefix>", "prefix of the Prometheus metric names", "github_actions_")
+    .addHelpText(
+      "after",
+      `\nEnvironment:\n  GITHUB_WEBHOOK_SECRET  webhook secret(s), comma-separated for rotation (required)\n  INGEST_TOKEN           bearer token of POST /api/ci-events (the endpoint is off without it)\n  METRICS_TOKEN          bearer token of GET /metrics (open without it)\n  PORT                   port when --port is not given\n${examples(["GITHUB_WEBHOOK_SECRET=s3cret actions-warehouse serve --port 8123 --duckdb-path .warehouse/live.duckdb"])}`,
+    )
+    .action(async (flags: { port?: string; host: string; duckdbPath: string; stagingDir?: string; flushSeconds: string; transformSeconds: string; metricsPrefix: string }) => {
+      const { parseServeConfig } = await import("../serve/config.js");
+      const { startServe } = await import("../serve/server.js");
+      const server = await startServe(parseServeConfig(flags), { log });
+      console.log(`serve listening on ${server.url}`);
+      const signal = await new Promise<string>((resolve) => {
+        process.once("SIGTERM", () => resolve("SIGTERM"));
+        process.once("SIGINT", () => resolve("SIGINT"));
+      });
+      log.info("serve stopping", { signal });
+      await server.close();
+    });
+
   registerBigQueryCommands(program, log);
 
   program
