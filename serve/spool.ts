@@ -91,6 +91,8 @@ export class Spool {
   private readonly keys = new Map<string, Promise<void> | true>();
   /** Entries per sealed segment not yet removed. */
   private readonly sealed = new Map<string, number>();
+  /** fdatasync calls made (group commit: fewer than appends under concurrency). */
+  syncs = 0;
   /** Last append error (cleared by a successful sync): the health check reports it. */
   lastError: Error | undefined;
 
@@ -187,6 +189,7 @@ export class Spool {
             if (!handle) throw new Error("spool has no open segment");
             await handle.write(data);
             await handle.datasync();
+            this.syncs += 1;
             this.activeSize += Buffer.byteLength(data);
             this.activeCount += batch.length;
             this.lastError = undefined;
