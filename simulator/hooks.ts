@@ -17,11 +17,21 @@
  *   outcome is `redeliveryOutcome` (default success). "pending" models a redelivery GitHub has queued but
  *   not attempted yet: listed with `status: "pending"` and `status_code: 0`.
  *
- * `recordDelivery` adds a delivery made by someone else (the push of `pushLifecycle`, below).
+ * `recordDelivery` adds a delivery made by someone else.
+ *
+ * Push (`HookStore.push`, `Simulator.pushLifecycle`): POSTs the dataset's lifecycle to a URL as signed
+ * deliveries of one hook (`X-Hub-Signature-256` = HMAC-SHA256 of the raw body, `X-GitHub-Event`,
+ * `X-GitHub-Delivery`, `X-GitHub-Hook-ID`): each run attempt requested → in_progress → completed and each
+ * of its jobs queued → in_progress → completed (as far as the dataset's state goes), carrying the REST
+ * run and job objects the simulator serves; a seeded share swapped out of order and a share sent twice
+ * with the same GUID. Every POST is recorded as a delivery of the hook with its HTTP result (status code
+ * 0, "failed to connect to host", when the connection failed), so `redeliver` finds the failures; once a
+ * push target is set, a redelivery requested through the API is POSTed to it again (listed as "pending"
+ * until its answer arrives, then with that answer).
  */
 import { createHmac } from "node:crypto";
 import seedrandom from "seedrandom";
-import type { Dataset, SimRepo, SimRun } from "./dataset.js";
+import { allJobsOf, type Dataset, type SimJob, type SimRepo, type SimRun, type SimRunAttempt } from "./dataset.js";
 import type { Reply, RequestContext } from "./server.js";
 
 export type RedeliveryOutcome = "success" | "failure" | "pending";
@@ -101,11 +111,59 @@ const SUCCESS = { status_code: 200, status: "OK" };
 const RUN_ACTIONS = ["requested", "in_progress", "completed"];
 const JOB_ACTIONS = ["queued", "in_progress", "completed"];
 
+export interface PushOptions {
+  url: string;
+  secret: string;
+  /** Hook whose deliveries these are; default the first organisation hook (else the first hook). */
+  hookId?: number;
+  /** Runs to push (default every run of the dataset). */
+  runIds?: number[];
+  /** Default: the dataset's seed. */
+  seed?: string | number;
+  /** Share of events sent twice with the same GUID (default 0.05). */
+  duplicateRate?: number;
+  /** Share of events swapped with their successor (default 0.1). */
+  outOfOrderRate?: number;
+  /** Concurrent POSTs (default 8). */
+  concurrency?: number;
+  /** Per-POST timeout (default 10 s, GitHub's). */
+  timeoutMs?: number;
+}
+
+export interface PushResult {
+  /** POSTs made (duplicates included). */
+  sent: number;
+  /** Answered 2xx. */
+  ok: number;
+  failed: number;
+  duplicates: number;
+  outOfOrder: number;
+  /** Distinct events (GUIDs). */
+  events: number;
+}
+
+/** Renders the REST objects the simulator serves (server.ts passes its own). */
+export interface PushRender {
+  run(run: SimRun, attempt: SimRunAttempt): Record<string, unknown>;
+  job(run: SimRun, job: SimJob): Record<string, unknown>;
+}
+
+interface PushEvent {
+  at: number;
+  guid: string;
+  event: "workflow_run" | "workflow_job";
+  action: string;
+  repositoryId: number;
+  body: string;
+}
+
 export const isSuccessful = (d: Pick<HookDelivery, "status_code">): boolean => d.status_code >= 200 && d.status_code < 300;
 
 export class HookStore {
   readonly hooks: SimHook[] = [];
   private readonly requests: RedeliveryRequest[] = [];
+  private target: { url: string; secret: string; timeoutMs: number } | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
   private nextId: number;
   private readonly retentionMs: number;
 
@@ -211,6 +269,15 @@ export class HookStore {
   }
 
   private redeliver(hook: SimHook, original: HookDelivery): RedeliveryRequest {
+    const target = this.target;
+    if (target && original.request.headers["X-Hub-Signature-256"]) {
+      const { id: _id, delivered_at: _at, ...rest } = original;
+      const created = this.recordDelivery(hook, { ...rest, status: "pending", status_code: 0, duration: 0, response: { headers: null, payload: null }, redelivery: true, throttled_at: null });
+      const request: RedeliveryRequest = { hookId: hook.id, deliveryId: original.id, guid: original.guid, at: new Date(this.clock()).toISOString(), newDeliveryId: created.id };
+      this.requests.push(request);
+      this.track(this.send(target, original.request.headers, JSON.stringify(original.request.payload)).then((result) => Object.assign(created, result)));
+      return request;
+    }
     const option = this.options.redeliveryOutcome ?? "success";
     const outcome = typeof option === "function" ? option(original) : option;
     const result =
@@ -219,10 +286,133 @@ export class HookStore {
         : outcome === "pending"
           ? { status: "pending", status_code: 0, duration: 0, response: { headers: null, payload: null } }
           : { status: "Invalid HTTP Response: 503", status_code: 503, duration: 0.1, response: { headers: { "Content-Type": "text/plain" }, payload: "Service Unavailable" } };
-    const created = this.recordDelivery(hook, { ...original, ...result, redelivery: true, throttled_at: null });
+    const { id: _id, delivered_at: _at, ...rest } = original;
+    const created = this.recordDelivery(hook, { ...rest, ...result, redelivery: true, throttled_at: null });
     const request: RedeliveryRequest = { hookId: hook.id, deliveryId: original.id, guid: original.guid, at: new Date(this.clock()).toISOString(), newDeliveryId: created.id };
     this.requests.push(request);
     return request;
+  }
+
+  private track(p: Promise<unknown>): void {
+    const done: Promise<void> = p.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => this.inFlight.delete(done));
+    this.inFlight.add(done);
+  }
+
+  /** Resolves once every redelivery POSTed to the push target has its answer. */
+  async settled(): Promise<void> {
+    while (this.inFlight.size) await Promise.all([...this.inFlight]);
+  }
+
+  /** One signed POST; its result as a delivery's fields. */
+  private async send(target: { url: string; timeoutMs: number }, headers: Record<string, string>, body: string): Promise<Pick<HookDelivery, "status" | "status_code" | "duration" | "response">> {
+    const started = performance.now();
+    const duration = () => Math.round(performance.now() - started) / 1000;
+    try {
+      const res = await fetch(target.url, { method: "POST", headers, body, signal: AbortSignal.timeout(target.timeoutMs) });
+      const text = await res.text();
+      const ok = res.status >= 200 && res.status < 300;
+      return {
+        status: ok ? "OK" : `Invalid HTTP Response: ${res.status}`, status_code: res.status, duration: duration(),
+        response: { headers: Object.fromEntries(res.headers.entries()), payload: text.slice(0, 4096) },
+      };
+    } catch (error) {
+      const timedOut = (error as Error).name === "TimeoutError";
+      return { status: timedOut ? "timed out" : "failed to connect to host", status_code: 0, duration: duration(), response: { headers: null, payload: null } };
+    }
+  }
+
+  /**
+   * POSTs the lifecycle of the dataset's runs to `options.url` as signed deliveries of one hook (see the
+   * module comment), recording each as a delivery. Resolves when every POST has its answer.
+   */
+  async push(options: PushOptions, render: PushRender): Promise<PushResult> {
+    const hook = (options.hookId !== undefined ? this.hook(options.hookId) : (this.hooks.find((h) => h.scope.kind === "org") ?? this.hooks[0]));
+    if (!hook) throw new Error(options.hookId !== undefined ? `no hook ${options.hookId}` : "the simulator has no hook to push from");
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    this.target = { url: options.url, secret: options.secret, timeoutMs };
+    const rng = seedrandom.alea(`${options.seed ?? this.ds.seed}|push`);
+    const wanted = options.runIds ? new Set(options.runIds) : undefined;
+    const repoById = new Map(this.ds.repos.map((r) => [r.full_name, r]));
+    const events: PushEvent[] = [];
+    const ms = (iso: string | null | undefined, fallback: number): number => (iso ? Date.parse(iso) : fallback);
+    const add = (at: number, event: PushEvent["event"], action: string, repositoryId: number, payload: Record<string, unknown>) => {
+      events.push({ at, guid: uuidFrom(rng), event, action, repositoryId, body: JSON.stringify({ action, ...payload }) });
+    };
+    for (const run of this.ds.runs) {
+      if (wanted && !wanted.has(run.id)) continue;
+      const repo = repoById.get(run.repo);
+      if (!repo) continue;
+      const jobsByAttempt = allJobsOf(this.ds, run);
+      for (const attempt of run.attempts) {
+        const full = render.run(run, attempt);
+        const common = { repository: full.repository, sender: full.actor };
+        const created = Date.parse(attempt.created_at);
+        const started = ms(attempt.run_started_at, created);
+        add(attempt.run_attempt > 1 ? started : created, "workflow_run", "requested", repo.id, { workflow_run: { ...full, status: "queued", conclusion: null, updated_at: attempt.run_started_at }, ...common });
+        if (attempt.status !== "queued") add(started + 1000, "workflow_run", "in_progress", repo.id, { workflow_run: { ...full, status: "in_progress", conclusion: null, updated_at: new Date(started + 1000).toISOString() }, ...common });
+        if (attempt.status === "completed") add(ms(attempt.updated_at, started) + 1, "workflow_run", "completed", repo.id, { workflow_run: full, ...common });
+        for (const job of jobsByAttempt[attempt.run_attempt - 1] ?? []) {
+          const j = render.job(run, job);
+          add(Date.parse(job.created_at), "workflow_job", "queued", repo.id, {
+            workflow_job: { ...j, status: "queued", conclusion: null, started_at: job.created_at, completed_at: null, steps: [], runner_id: null, runner_name: null, runner_group_id: null, runner_group_name: null },
+            ...common,
+          });
+          if (job.status !== "queued") {
+            add(Date.parse(job.started_at), "workflow_job", "in_progress", repo.id, {
+              workflow_job: { ...j, status: "in_progress", conclusion: null, completed_at: null, steps: job.steps.slice(0, 1).map((s) => ({ ...s, status: "in_progress", conclusion: null, completed_at: null })) },
+              ...common,
+            });
+          }
+          if (job.status === "completed") add(ms(job.completed_at, Date.parse(job.started_at)), "workflow_job", "completed", repo.id, { workflow_job: j, ...common });
+        }
+      }
+    }
+    events.sort((a, b) => a.at - b.at);
+    let outOfOrder = 0;
+    for (let i = 0; i + 1 < events.length; i++) {
+      if (rng() < (options.outOfOrderRate ?? 0.1)) {
+        const a = events[i] as PushEvent;
+        events[i] = events[i + 1] as PushEvent;
+        events[i + 1] = a;
+        outOfOrder += 1;
+        i += 1;
+      }
+    }
+    const sends: PushEvent[] = [];
+    let duplicates = 0;
+    for (const e of events) {
+      sends.push(e);
+      if (rng() < (options.duplicateRate ?? 0.05)) {
+        sends.push(e);
+        duplicates += 1;
+      }
+    }
+    const target = this.target;
+    const result: PushResult = { sent: 0, ok: 0, failed: 0, duplicates, outOfOrder, events: events.length };
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < sends.length) {
+        const e = sends[next++] as PushEvent;
+        const headers: Record<string, string> = {
+          ...this.request(hook, e.guid, e.event, {}).headers,
+          "X-Hub-Signature-256": signBody(options.secret, e.body),
+        };
+        const delivered_at = isoSec(this.clock());
+        const outcome = await this.send(target, headers, e.body);
+        result.sent += 1;
+        if (isSuccessful(outcome)) result.ok += 1;
+        else result.failed += 1;
+        this.recordDelivery(hook, {
+          guid: e.guid, event: e.event, action: e.action, installation_id: hook.scope.kind === "app" ? 1 : null, repository_id: e.repositoryId, redelivery: false,
+          throttled_at: null, request: { headers, payload: JSON.parse(e.body) as Record<string, unknown> }, delivered_at, ...outcome,
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, () => worker()));
+    return result;
   }
 
   /** The simulator's routes for hooks (see the module comment); `appAuth` routes take the App's JWT. */

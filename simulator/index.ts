@@ -10,4 +10,4 @@ export type {
 export { operationsDisabledForApps, parseCreated, startSimulator, verifyAppJwt } from "./server.js";
 export type { CreatedRange, FaultHook, Reply, RequestContext, Simulator, SimulatorApp, SimulatorOptions, SimulatorStats } from "./server.js";
 export { HookStore, isSuccessful, signBody } from "./hooks.js";
-export type { HookDelivery, HookScope, HooksOptions, RedeliveryOutcome, RedeliveryRequest, SimHook } from "./hooks.js";
+export type { HookDelivery, HookScope, HooksOptions, PushOptions, PushRender, PushResult, RedeliveryOutcome, RedeliveryRequest, SimHook } from "./hooks.js";

@@ -21,7 +21,7 @@ import { createRequire } from "node:module";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { FaultAction } from "./faults.js";
-import { HookStore, type HookDelivery, type HooksOptions, type RedeliveryRequest, type SimHook } from "./hooks.js";
+import { HookStore, type HookDelivery, type HooksOptions, type PushOptions, type PushResult, type RedeliveryRequest, type SimHook } from "./hooks.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   addRunToDataset, allJobsOf, findRun, latestAttempt, rerunRun, toSec,
@@ -116,6 +116,8 @@ export interface Simulator {
   redeliveries(): RedeliveryRequest[];
   /** The hook store (undefined without `options.hooks`), for adding deliveries. */
   hookStore: HookStore | undefined;
+  /** POSTs the dataset's lifecycle to a URL as signed deliveries of a hook (needs `options.hooks`; see simulator/hooks.ts). */
+  pushLifecycle(options: PushOptions): Promise<PushResult>;
 }
 
 const DOCS = "https://docs.github.com/rest";
@@ -878,6 +880,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     deliveries: (hookId) => [...(hookStore?.hook(hookId)?.deliveries ?? [])],
     redeliveries: () => hookStore?.redeliveries() ?? [],
     hookStore,
+    pushLifecycle: (opts) => {
+      if (!hookStore) return Promise.reject(new Error("pushLifecycle needs the simulator's hooks option"));
+      return hookStore.push(opts, { run: runJson, job: jobJson });
+    },
     revokeInstallationTokens: () => {
       let n = 0;
       for (const t of issued.values())

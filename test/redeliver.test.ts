@@ -5,6 +5,9 @@
  * OpenAPI description says.
  */
 import { generateKeyPairSync } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { verify } from "@octokit/webhooks-methods";
 import type { Ajv, ValidateFunction } from "ajv";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { generateDataset, HookStore, startSimulator, type Dataset, type HookDelivery, type SimHook, type Simulator } from "../simulator/index.js";
@@ -255,5 +258,82 @@ describe("actions-warehouse redeliver", () => {
     const c = classify([d(1, "a", 502), d(2, "a", 0), d(3, "b", 500), d(4, "b", 200, true), d(5, "c", 503), d(6, "c", 0, true, "pending"), d(7, "e", 200)]);
     expect(c).toMatchObject({ guids: 4, alreadyDelivered: 2, pending: 1 });
     expect(c.toRedeliver.map((x) => x.id)).toEqual([2]);
+  });
+});
+
+describe("simulator push: the dataset's lifecycle as signed deliveries", () => {
+  const SECRET = "push-secret";
+  let session: CliSession | undefined;
+  afterEach(() => {
+    session?.close();
+    session = undefined;
+  });
+
+  it("POSTs runs and jobs through their states, signed, some out of order and some twice; failures are found and redelivered by redeliver", async () => {
+    const received: { guid: string; event: string; hookId: string; action: string; body: Obj; status: number; signed: boolean }[] = [];
+    const seen = new Set<string>();
+    const receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        void (async () => {
+          const raw = Buffer.concat(chunks).toString("utf8");
+          const guid = String(req.headers["x-github-delivery"]);
+          const signed = await verify(SECRET, raw, String(req.headers["x-hub-signature-256"]));
+          // The first attempt of about a quarter of the events fails.
+          const status = !seen.has(guid) && Number.parseInt(guid.slice(0, 2), 16) % 4 === 0 ? 503 : signed ? 202 : 401;
+          seen.add(guid);
+          const body = JSON.parse(raw) as Obj;
+          received.push({ guid, event: String(req.headers["x-github-event"]), hookId: String(req.headers["x-github-hook-id"]), action: String(body.action), body, status, signed });
+          res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ ok: status < 300 }));
+        })();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhook`;
+    const sim = await startSimulator({ dataset: ds, token: TOKEN, hooks: { events: 0 } });
+    try {
+      const hook = hookOf(sim, "org");
+      const runs = ds.runs.filter((r) => r.attempts.every((a) => a.status === "completed")).slice(0, 2);
+      const result = await sim.pushLifecycle({ url, secret: SECRET, runIds: runs.map((r) => r.id), duplicateRate: 0.2, outOfOrderRate: 0.2 });
+      expect(result.sent).toBe(received.length);
+      expect(result.duplicates).toBeGreaterThan(0);
+      expect(result.outOfOrder).toBeGreaterThan(0);
+      expect(received.every((r) => r.signed && r.hookId === String(hook.id))).toBe(true);
+      expect(received.length - new Set(received.map((r) => r.guid)).size).toBe(result.duplicates);
+      const runValidator = validator("get", "/repos/{owner}/{repo}/actions/runs/{run_id}", 200);
+      const jobValidator = validator("get", "/repos/{owner}/{repo}/actions/jobs/{job_id}", 200);
+      for (const run of runs) {
+        const actions = received.filter((r) => r.event === "workflow_run" && (r.body.workflow_run as Obj).id === run.id).map((r) => r.action);
+        for (const a of ["requested", "in_progress", "completed"]) expect(actions).toContain(a);
+        const completed = received.find((r) => r.event === "workflow_run" && r.action === "completed" && (r.body.workflow_run as Obj).id === run.id);
+        expect(runValidator(completed?.body.workflow_run), JSON.stringify(runValidator.errors?.slice(0, 3))).toBe(true);
+      }
+      const jobs = received.filter((r) => r.event === "workflow_job");
+      expect(new Set(jobs.map((r) => r.action))).toEqual(new Set(["queued", "in_progress", "completed"]));
+      for (const j of jobs.filter((r) => r.action === "completed")) expect(jobValidator(j.body.workflow_job), JSON.stringify(jobValidator.errors?.slice(0, 3))).toBe(true);
+      // Every POST is a delivery of the hook, with its HTTP result.
+      const deliveries = sim.deliveries(hook.id);
+      expect(deliveries).toHaveLength(result.sent);
+      expect(deliveries.filter((d) => d.status_code === 503)).toHaveLength(result.failed);
+      const expected = failedGuids(deliveries);
+      expect(expected.size).toBeGreaterThan(0);
+
+      session = cliSession({ GITHUB_API_URL: sim.url, GITHUB_TOKEN: TOKEN, LOG_LEVEL: "info" });
+      const before = received.length;
+      expect(await session.run("redeliver", "--org", ds.org.login, "--hook-id", String(hook.id))).toBe(0);
+      await sim.hookStore?.settled();
+      const again = received.slice(before);
+      expect(new Set(again.map((r) => r.guid))).toEqual(expected);
+      expect(again).toHaveLength(expected.size);
+      expect(again.every((r) => r.signed && r.status < 300)).toBe(true);
+      session.clear();
+      expect(await session.run("redeliver", "--org", ds.org.login, "--hook-id", String(hook.id))).toBe(0);
+      expect(received.length).toBe(before + expected.size);
+      expect(session.stdout).toMatch(/redelivered\s+0\b/);
+    } finally {
+      await sim.close();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
   });
 });
