@@ -72,6 +72,7 @@ export class Flusher {
   /** Rows loaded since the last transform. */
   private dirty = false;
   private running: Promise<FlushResult> | undefined;
+  private lastPrune = Date.now();
 
   constructor(private readonly options: FlusherOptions) {}
 
@@ -112,6 +113,10 @@ export class Flusher {
       for (const s of staged) spool.remove(s.segment);
       result.segments = staged.length;
       this.lastLoadAt = new Date();
+    }
+    if (Date.now() - this.lastPrune > 3_600_000) {
+      this.lastPrune = Date.now();
+      spool.pruneKeys(DELIVERY_KEY_DAYS * 86_400_000);
     }
     const due = this.lastTransformAt === undefined || Date.now() - this.lastTransformAt.getTime() >= this.options.transformSeconds * 1000;
     if (transform === "force" || (transform === "due" && this.dirty && due)) {

@@ -144,6 +144,11 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
     if (!accepting && request.method === "POST") await reply.code(503).header("connection", "close").send({ ok: false, error: "shutting down" });
   });
 
+  // Bodies over 25 MB are refused by fastify before the handler: counted here.
+  app.addHook("onResponse", async (request, reply) => {
+    if (reply.statusCode === 413 && request.url.startsWith("/webhook")) metrics.delivery(eventLabel(header(request, "x-github-event")), "malformed");
+  });
+
   app.post("/webhook", async (request, reply) => {
     const event = header(request, "x-github-event");
     const raw = rawOf(request);

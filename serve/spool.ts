@@ -16,7 +16,7 @@
  * fails, the key is forgotten so a retry is stored.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, accessSync, constants } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, accessSync, constants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 
@@ -87,8 +87,8 @@ export class Spool {
   private rotateWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private pumping = false;
   private closed = false;
-  /** Key → the durable append of its first delivery (settled: `true`). */
-  private readonly keys = new Map<string, Promise<void> | true>();
+  /** Key → the durable append of its first delivery, then (settled) the time it was known from, in ms. */
+  private readonly keys = new Map<string, Promise<void> | number>();
   /** Entries per sealed segment not yet removed. */
   private readonly sealed = new Map<string, number>();
   /** fdatasync calls made (group commit: fewer than appends under concurrency). */
@@ -102,10 +102,11 @@ export class Spool {
   static async open(dir: string, loadedKeys: Iterable<string> = []): Promise<Spool> {
     mkdirSync(dir, { recursive: true });
     const spool = new Spool(dir);
-    for (const key of loadedKeys) spool.keys.set(key, true);
+    const now = Date.now();
+    for (const key of loadedKeys) spool.keys.set(key, now);
     for (const name of spool.segmentFiles()) {
       const { entries } = readSegment(join(dir, name));
-      for (const e of entries) spool.keys.set(e.key, true);
+      for (const e of entries) spool.keys.set(e.key, Date.parse(e.received_at) || now);
       spool.sealed.set(name, entries.length);
     }
     await spool.startSegment();
@@ -139,7 +140,7 @@ export class Spool {
     if (this.closed || this.lastError) return false;
     try {
       accessSync(this.dir, constants.W_OK);
-      return true;
+      return existsSync(join(this.dir, this.active));
     } catch {
       return false;
     }
@@ -149,6 +150,23 @@ export class Spool {
     return this.keys.has(key);
   }
 
+  /** Forgets settled keys known for longer than `maxAgeMs` (memory stays flat; GitHub redelivers for 3 days). Returns how many. */
+  pruneKeys(maxAgeMs: number, now = Date.now()): number {
+    let removed = 0;
+    for (const [key, value] of this.keys) {
+      if (typeof value === "number" && now - value > maxAgeMs) {
+        this.keys.delete(key);
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
+  /** Keys known (for tests and health). */
+  get knownKeys(): number {
+    return this.keys.size;
+  }
+
   /**
    * Appends a delivery and resolves once it is durable; `duplicate` when its key was seen before (it is
    * then not written again, and resolves once the first copy is durable).
@@ -156,7 +174,7 @@ export class Spool {
   async append(entry: SpoolEntry): Promise<{ duplicate: boolean }> {
     const known = this.keys.get(entry.key);
     if (known !== undefined) {
-      if (known !== true) await known;
+      if (typeof known !== "number") await known;
       return { duplicate: true };
     }
     if (this.closed) throw new Error("spool is closed");
@@ -172,7 +190,7 @@ export class Spool {
       this.keys.delete(entry.key);
       throw error;
     }
-    this.keys.set(entry.key, true);
+    this.keys.set(entry.key, Date.now());
     return { duplicate: false };
   }
 
@@ -187,6 +205,8 @@ export class Spool {
           const handle = this.handle;
           try {
             if (!handle) throw new Error("spool has no open segment");
+            // A segment removed under us (the folder deleted) would swallow acknowledged deliveries.
+            if (!existsSync(join(this.dir, this.active))) throw new Error(`spool segment ${join(this.dir, this.active)} is gone`);
             await handle.write(data);
             await handle.datasync();
             this.syncs += 1;

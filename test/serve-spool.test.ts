@@ -11,6 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Spool, webhookKey, type SpoolEntry } from "../serve/spool.js";
 import { stageDeliveries } from "../serve/events.js";
 import { targetId } from "../load/targets.js";
+import { createHmac } from "node:crypto";
+import { startServe } from "../serve/server.js";
+import { parseServeConfig } from "../serve/config.js";
+import { silentLogger } from "../log/logger.js";
 
 type Json = Record<string, unknown>;
 
@@ -58,6 +62,37 @@ describe("spool", () => {
     const entries = again.sealedSegments().flatMap((s) => again.read(s));
     expect(entries.map((e) => e.delivery).sort()).toEqual(Array.from({ length: 11 }, (_, i) => `d-${i}`).sort());
     await again.close();
+  });
+
+  it("forgets keys older than the redelivery window", async () => {
+    const spool = await Spool.open(join(dir, "prune.spool"), [webhookKey("1", "old")]);
+    await spool.append(entry(1));
+    expect(spool.knownKeys).toBe(2);
+    expect(spool.pruneKeys(1000, Date.now() + 2000)).toBe(2);
+    expect(spool.knownKeys).toBe(0);
+    await spool.close();
+  });
+
+  it("answers 503 on /health and refuses deliveries when the spool cannot be written", async () => {
+    const duckdbPath = join(dir, "gone.duckdb");
+    const server = await startServe(parseServeConfig({ port: 0, host: "127.0.0.1", duckdbPath }, { GITHUB_WEBHOOK_SECRET: "s" }), { log: silentLogger, timers: false });
+    try {
+      expect((await fetch(`${server.url}/health`)).status).toBe(200);
+      rmSync(server.spool.dir, { recursive: true, force: true });
+      const health = await fetch(`${server.url}/health`);
+      expect(health.status).toBe(503);
+      expect(((await health.json()) as Json).status).toBe("unavailable");
+      const body = JSON.stringify({ action: "completed", workflow_run: { id: 1 } });
+      const res = await fetch(`${server.url}/webhook`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-github-event": "workflow_run", "x-github-delivery": "g", "x-hub-signature-256": `sha256=${createHmac("sha256", "s").update(body).digest("hex")}` },
+        body,
+      });
+      expect(res.status).toBe(503);
+      expect(await server.metrics.text()).toMatch(/webhook_processing_errors_total\S* 1/);
+    } finally {
+      await server.close();
+    }
   });
 
   it("knows delivery keys already loaded (from the warehouse) after its segments are gone", async () => {
