@@ -8,11 +8,14 @@
  *   2. `loadIntoDuckDb` (idempotent per batch id, so a segment staged twice is loaded once);
  *   3. record its delivery keys in `github_raw._deliveries` (the dedupe index of deliveries whose
  *      segment is gone);
- *   4. delete the segment.
+ *   4. move its manifest to `archive/manifests/` (as the BigQuery loader does), so a load reads only
+ *      pending manifests however long the server runs;
+ *   5. delete the segment.
  * A crash between any two steps repeats the later steps at the next start, never the effect twice.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { archivedManifestPath } from "../load/staging.js";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { openDuckDb, rawTableRef } from "../load/duckdb-connection.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
@@ -93,16 +96,18 @@ export class Flusher {
     await spool.rotate();
     const segments = spool.sealedSegments();
     const result: FlushResult = { segments: 0, deliveries: 0, rows: {}, stale: 0, transformed: false };
-    const staged: { segment: string; keys: { key: string; received_at: string }[] }[] = [];
+    const staged: { segment: string; manifestPath: string; keys: { key: string; received_at: string }[] }[] = [];
     for (const segment of segments) {
       const entries = spool.read(segment);
       const extractId = `webhook-${segment.replace(/\.ndjson$/, "")}`;
-      if (entries.length > 0 && !existsSync(join(stagingDir, stagingLayout.manifest(extractId)))) {
+      const manifestPath = stagingLayout.manifest(extractId);
+      const alreadyStaged = existsSync(join(stagingDir, manifestPath)) || existsSync(join(stagingDir, archivedManifestPath(manifestPath)));
+      if (entries.length > 0 && !alreadyStaged) {
         const loadedJobs = await this.loadedJobVersions(jobIdsOf(entries));
         const { stale } = await stageDeliveries(entries, { stagingDir, extractId, target: targetId({ kind: "duckdb", path: duckdbPath }), loadedJobs });
         result.stale += stale;
       }
-      staged.push({ segment, keys: entries.map((e) => ({ key: e.key, received_at: e.received_at })) });
+      staged.push({ segment, manifestPath, keys: entries.map((e) => ({ key: e.key, received_at: e.received_at })) });
       result.deliveries += entries.length;
     }
     if (staged.length > 0) {
@@ -110,6 +115,14 @@ export class Flusher {
       for (const [table, n] of Object.entries(load.rows)) result.rows[table] = (result.rows[table] ?? 0) + n;
       if (load.loaded.length > 0) this.dirty = true;
       await this.recordKeys(staged);
+      // Loaded manifests move to the archive (as on BigQuery), so each load reads only what is pending.
+      for (const s of staged) {
+        const from = join(stagingDir, s.manifestPath);
+        if (!existsSync(from)) continue;
+        const to = join(stagingDir, archivedManifestPath(s.manifestPath));
+        mkdirSync(dirname(to), { recursive: true });
+        renameSync(from, to);
+      }
       for (const s of staged) spool.remove(s.segment);
       result.segments = staged.length;
       this.lastLoadAt = new Date();

@@ -283,6 +283,9 @@ describe("serve: burst of signed deliveries equals a poll", () => {
       expect(String(r.extract_id)).toMatch(/^webhook-seg-/);
       expect(Number(r.repos)).toBe(0);
     }
+    // Loaded webhook manifests are archived: the next load reads only pending ones.
+    expect(readdirSync(join(dir, "live.staging", "manifests")).filter((f) => f.endsWith(".json"))).toEqual([]);
+    expect(readdirSync(join(dir, "live.staging", "archive", "manifests")).length).toBe(rows.length);
   });
 
   it("keeps the HTTP contract: ping, ignored events, malformed JSON, oversize bodies, CI events, health and metrics", async () => {
