@@ -15,6 +15,9 @@ import { createHmac } from "node:crypto";
 import { startServe } from "../serve/server.js";
 import { parseServeConfig } from "../serve/config.js";
 import { silentLogger } from "../log/logger.js";
+import { Flusher, loadedDeliveryKeys } from "../serve/flusher.js";
+import { loadIntoDuckDb } from "../load/duckdb-load.js";
+import { openDuckDb } from "../load/duckdb-connection.js";
 
 type Json = Record<string, unknown>;
 
@@ -26,8 +29,10 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+const T0 = Date.now() - 60_000;
 const entry = (i: number, body: Json = { action: "completed" }, event = "workflow_run"): SpoolEntry => ({
-  received_at: new Date(Date.UTC(2026, 10, 1, 0, 0, 0, i)).toISOString(),
+  // Recent: keys older than the redelivery window are pruned.
+  received_at: new Date(T0 + i).toISOString(),
   source: "webhook",
   event,
   delivery: `d-${i}`,
@@ -182,3 +187,60 @@ describe("deliveries to raw rows", () => {
     expect(reasons).toMatch(/without a workflow_run, workflow_job or package object/);
   });
 });
+
+describe("flusher after a crash between its steps", () => {
+  it("loads a segment staged and loaded before the crash exactly once, and its keys stay known", async () => {
+    const duckdbPath = join(dir, "crash.duckdb");
+    const stagingDir = join(dir, "crash.staging");
+    const spoolDir = join(dir, "crash.spool");
+    const run = (id: number): Json => ({
+      id,
+      name: "CI",
+      run_attempt: 1,
+      workflow_id: 3,
+      path: ".github/workflows/ci.yml",
+      event: "push",
+      head_branch: "main",
+      head_sha: "b".repeat(40),
+      actor: { login: "octocat" },
+      status: "completed",
+      conclusion: "success",
+      created_at: "2026-11-01T00:00:00Z",
+      run_started_at: "2026-11-01T00:00:00Z",
+      updated_at: "2026-11-01T00:02:00Z",
+      html_url: `https://github.com/acme/api/actions/runs/${id}`,
+      repository: { full_name: "acme/api" },
+    });
+    const first = await Spool.open(spoolDir);
+    for (let i = 0; i < 5; i += 1) await first.append(entry(i, { action: "completed", workflow_run: run(100 + i) }));
+    await first.rotate();
+    const [segment] = first.sealedSegments();
+    // The first process staged and loaded the segment, then died before recording its keys and deleting it.
+    await stageDeliveries(first.read(segment as string), { stagingDir, extractId: `webhook-${(segment as string).replace(/\.ndjson$/, "")}`, target: targetId({ kind: "duckdb", path: duckdbPath }) });
+    await loadIntoDuckDb({ duckdbPath, stagingDir, log: silentLogger });
+
+    const second = await Spool.open(spoolDir, await loadedDeliveryKeys(duckdbPath));
+    expect((await second.append(entry(2))).duplicate).toBe(true);
+    await second.append(entry(9, { action: "completed", workflow_run: run(109) }));
+    const flusher = new Flusher({ duckdbPath, stagingDir, spool: second, transformSeconds: 3600, log: silentLogger });
+    const result = await flusher.flush({ transform: "never" });
+    expect(result.deliveries).toBe(6);
+    expect(second.backlog).toBe(0);
+    await second.close();
+
+    const w = await openDuckDb(duckdbPath);
+    try {
+      const rows = (await w.connection.runAndReadAll(`SELECT run_id, COUNT(*) AS n FROM github_raw.workflow_runs GROUP BY run_id ORDER BY run_id`)).getRowObjectsJS();
+      expect(rows.map((r) => [Number(r.run_id), Number(r.n)])).toEqual([100, 101, 102, 103, 104, 109].map((id) => [id, 1]));
+      const keys = (await w.connection.runAndReadAll(`SELECT COUNT(*) AS n, COUNT(DISTINCT delivery_key) AS d FROM github_raw._deliveries`)).getRowObjectsJS()[0];
+      expect([Number(keys?.n), Number(keys?.d)]).toEqual([6, 6]);
+    } finally {
+      w.close();
+    }
+    // After the restart the keys come from the warehouse alone.
+    const third = await Spool.open(spoolDir, await loadedDeliveryKeys(duckdbPath));
+    expect((await third.append(entry(9))).duplicate).toBe(true);
+    await third.close();
+  });
+});
+
