@@ -19,6 +19,15 @@ const FAILURE_CONCLUSIONS = ["failure", "timed_out", "startup_failure"];
 /** Statuses of a run or job that has not finished yet (rpt_running_now). */
 const NOT_FINISHED_STATUSES = ["queued", "in_progress", "waiting", "requested", "pending"];
 
+/**
+ * How far along its lifecycle a run, job or step status is, as a SQL expression: completed 3,
+ * in_progress 2, anything else (queued, waiting, requested, pending) 1. Staging models keep the version
+ * furthest along, so an out-of-order webhook (in_progress after completed) never undoes a completion.
+ */
+function lifecycleRankSql(column) {
+  return `CASE LOWER(${column}) WHEN 'completed' THEN 3 WHEN 'in_progress' THEN 2 ELSE 1 END`;
+}
+
 /** Package types the packages API knows. */
 const PACKAGE_TYPES = ["npm", "maven", "rubygems", "docker", "nuget", "container"];
 
@@ -34,4 +43,5 @@ module.exports = {
   NOT_FINISHED_STATUSES,
   PACKAGE_TYPES,
   sqlList,
+  lifecycleRankSql,
 };
