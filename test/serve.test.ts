@@ -4,7 +4,7 @@
  * one a poll of the same dataset builds (`runPipeline`). Plus the HTTP contract: 401/400/413/202,
  * secret rotation, the CI-events API, /health and /metrics.
  */
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +16,7 @@ import { silentLogger } from "../log/logger.js";
 import { parseServeConfig } from "../serve/config.js";
 import { startServe, type ServeServer } from "../serve/server.js";
 import { ConfigError } from "../extract/config.js";
+import { jobLifecycle, pool, restObjects, runLifecycle, sign, type Json } from "./serve-fixtures.js";
 
 const ANCHOR = "2026-10-15T12:00:00Z";
 const DAYS = 7;
@@ -23,8 +24,6 @@ const SECRET = "s3cret";
 const OLD_SECRET = "old-secret";
 const INGEST = "ingest-token-123";
 const HOOK_ID = "4242";
-
-type Json = Record<string, unknown>;
 
 interface Delivery {
   event: string;
@@ -38,8 +37,6 @@ interface Delivery {
   id: number;
 }
 
-const sign = (secret: string, body: string) => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
-
 async function query(path: string, sql: string): Promise<Json[]> {
   const w = await openDuckDb(path);
   try {
@@ -49,60 +46,6 @@ async function query(path: string, sql: string): Promise<Json[]> {
   }
 }
 
-async function getJson(url: string): Promise<Json> {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`${url}: ${res.status}`);
-  return (await res.json()) as Json;
-}
-
-/** Every run attempt (REST run object) and job (REST job object, every attempt) of the simulator. */
-async function restObjects(sim: Simulator, dataset: Dataset): Promise<{ runs: Json[]; jobs: { job: Json; repository: Json }[] }> {
-  const runs: Json[] = [];
-  const jobs: { job: Json; repository: Json }[] = [];
-  for (const repo of dataset.repos) {
-    for (let page = 1; ; page += 1) {
-      const list = await getJson(`${sim.url}/repos/${repo.full_name}/actions/runs?per_page=100&page=${page}`);
-      const items = list.workflow_runs as Json[];
-      for (const run of items) {
-        const attempt = Number(run.run_attempt ?? 1);
-        for (let n = 1; n < attempt; n += 1) runs.push(await getJson(`${sim.url}/repos/${repo.full_name}/actions/runs/${String(run.id)}/attempts/${n}`));
-        runs.push(run);
-        for (let jp = 1; ; jp += 1) {
-          const j = await getJson(`${sim.url}/repos/${repo.full_name}/actions/runs/${String(run.id)}/jobs?filter=all&per_page=100&page=${jp}`);
-          const js = j.jobs as Json[];
-          for (const job of js) jobs.push({ job, repository: run.repository as Json });
-          if (js.length < 100) break;
-        }
-      }
-      if (items.length < 100) break;
-    }
-  }
-  return { runs, jobs };
-}
-
-/** The lifecycle of a run attempt as webhook payloads: requested → in_progress → completed (earlier states only when they differ in time). */
-function runLifecycle(run: Json): { action: string; run: Json }[] {
-  const final = { action: run.status === "completed" ? "completed" : run.status === "in_progress" ? "in_progress" : "requested", run };
-  if (run.status !== "completed") return [final];
-  const updated = Date.parse(String(run.updated_at));
-  const out: { action: string; run: Json }[] = [];
-  const created = String(run.created_at);
-  if (Date.parse(created) < updated) out.push({ action: "requested", run: { ...run, status: "queued", conclusion: null, updated_at: created } });
-  const startedAt = String(run.run_started_at ?? created);
-  const mid = new Date(Math.max(Date.parse(startedAt), Date.parse(created)) + 1000).toISOString();
-  if (Date.parse(mid) < updated && Date.parse(mid) > Date.parse(created)) out.push({ action: "in_progress", run: { ...run, status: "in_progress", conclusion: null, updated_at: mid } });
-  out.push(final);
-  return out;
-}
-
-function jobLifecycle(job: Json): { action: string; job: Json }[] {
-  const final = { action: String(job.status), job };
-  if (job.status !== "completed") return [final];
-  const queued = { ...job, status: "queued", conclusion: null, started_at: job.created_at, completed_at: null, steps: [], runner_id: null, runner_name: null, runner_group_id: null, runner_group_name: null };
-  const running = { ...job, status: "in_progress", conclusion: null, completed_at: null, steps: [] };
-  return [{ action: "queued", job: queued }, { action: "in_progress", job: running }, final];
-}
-
 async function post(url: string, d: Delivery): Promise<{ status: number; body: Json }> {
   const res = await fetch(`${url}/webhook`, {
     method: "POST",
@@ -110,21 +53,6 @@ async function post(url: string, d: Delivery): Promise<{ status: number; body: J
     body: d.body,
   });
   return { status: res.status, body: (await res.json()) as Json };
-}
-
-async function pool<T, R>(items: T[], concurrency: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) {
-        const i = next;
-        next += 1;
-        out[i] = await work(items[i] as T);
-      }
-    }),
-  );
-  return out;
 }
 
 describe("serve: burst of signed deliveries equals a poll", () => {
