@@ -25,7 +25,7 @@ const NOT_FINISHED_STATUSES = ["queued", "in_progress", "waiting", "requested", 
  * furthest along, so an out-of-order webhook (in_progress after completed) never undoes a completion.
  */
 function lifecycleRankSql(column) {
-  return `CASE LOWER(${column}) WHEN 'completed' THEN 3 WHEN 'in_progress' THEN 2 ELSE 1 END`;
+  return `CASE WHEN LOWER(${column}) = 'completed' THEN 3 WHEN LOWER(${column}) = 'in_progress' THEN 2 ELSE 1 END`;
 }
 
 /** Package types the packages API knows. */
