@@ -215,8 +215,14 @@ export function buildProgram(log: Logger): Command {
     .option("--duckdb-path <file>", "DuckDB file for the demo", ".warehouse/demo.duckdb")
     .option("--seed <n>", "simulator seed", integer("--seed"), 42)
     .option("--force", "overwrite the DuckDB file and its staging folder even when the demo did not create them (the demo refuses otherwise)")
-    .addHelpText("after", examples(["npm run demo", "actions-warehouse demo --seed 7 --duckdb-path /tmp/demo.duckdb"]))
-    .action(async (flags: { duckdbPath: string; seed: number; force?: boolean }) => {
+    .option("--live", "realtime instead: start serve on 127.0.0.1 (free port) with the demo's warehouse, have the simulator push its last 24 h as signed webhook deliveries, print the wall's and /metrics URLs, run until Ctrl+C")
+    .addHelpText("after", examples(["npm run demo", "actions-warehouse demo --seed 7 --duckdb-path /tmp/demo.duckdb", "actions-warehouse demo --live"]))
+    .action(async (flags: { duckdbPath: string; seed: number; force?: boolean; live?: boolean }) => {
+      if (flags.live === true) {
+        const { runLiveDemo } = await import("./demo.js");
+        await runLiveDemo({ duckdbPath: flags.duckdbPath, seed: flags.seed, force: flags.force === true, log });
+        return;
+      }
       await runDemo({ duckdbPath: flags.duckdbPath, seed: flags.seed, force: flags.force === true, log });
     });
 

@@ -10,9 +10,18 @@
  * the warehouse, a file `.created-by-demo` in the staging folder. A file or folder there without the mark
  * (a real warehouse, someone's staging) is never deleted: the demo refuses, unless `--force`. The
  * warehouse's lock (load/warehouse-lock.ts) is held from before the check to the end.
+ *
+ * `demo --live` (`runLiveDemo`): the realtime path instead of the poll. Same paths and marks, plus the
+ * server's spool folder `STEM.spool/` beside the file (marked with the same `.created-by-demo` file, refused
+ * when unmarked). It starts `serve` in-process on 127.0.0.1 and a free port with the demo's warehouse and
+ * staging folder and a random webhook secret, starts the simulator (dataset ending now, with hooks) and has
+ * it push the last `liveHours` of its runs' lifecycle to `/webhook` as signed deliveries
+ * (`Simulator.pushLifecycle`), prints the wall's, the metrics' and the health URLs, and runs until
+ * SIGINT/SIGTERM: then `serve` stops accepting, loads its spool and releases the warehouse.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, extname, join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { generateDataset, startSimulator, type DatasetOptions } from "../simulator/index.js";
 import { openDuckDb, quoteIdent } from "../load/duckdb-connection.js";
@@ -216,4 +225,103 @@ async function demo(options: DemoOptions, paths: ReturnType<typeof demoPaths>): 
   console.log(`\nWarehouse: ${options.duckdbPath}  (open it with the duckdb CLI or any DuckDB client; tables live in schemas ${datasets.raw}, ${datasets.staging}, ${datasets.models})`);
   const report = await writeReport({ duckdbPath: options.duckdbPath, out: paths.report, title: "actions-warehouse demo" });
   console.log(`Dashboard: ${report.path}  (self-contained HTML, open it in a browser; offline)`);
+}
+
+// ------------------------------------------------------------------ demo --live
+
+export interface LiveDemoOptions extends DemoOptions {
+  /** Hours of runs (before now) the simulator pushes as webhook deliveries (default 24). */
+  liveHours?: number;
+  /** Resolves when the demo should stop (default: the first SIGINT or SIGTERM). */
+  stop?: Promise<unknown>;
+  /** `serve --transform-seconds` of the demo's server (default 15). */
+  transformSeconds?: number;
+}
+
+/** The `serve` spool folder of a DuckDB file (serve/spool.ts `spoolDirOf`, without loading the server). */
+export function liveSpoolDir(duckdbPath: string): string {
+  return join(dirname(duckdbPath), `${basename(duckdbPath, extname(duckdbPath))}.spool`);
+}
+
+const firstSignal = (): Promise<string> =>
+  new Promise((resolve) => {
+    const on = (signal: string) => () => {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      resolve(signal);
+    };
+    const onInt = on("SIGINT");
+    const onTerm = on("SIGTERM");
+    process.once("SIGINT", onInt);
+    process.once("SIGTERM", onTerm);
+  });
+
+export async function runLiveDemo(options: LiveDemoOptions): Promise<void> {
+  const paths = demoPaths(options.duckdbPath);
+  const spoolDir = liveSpoolDir(options.duckdbPath);
+  const { spoolDirOf } = await import("../serve/spool.js");
+  if (spoolDirOf(options.duckdbPath) !== spoolDir) throw new Error(`demo --live: the spool folder of ${options.duckdbPath} is ${spoolDirOf(options.duckdbPath)}, not ${spoolDir}`);
+  const stop = options.stop ?? firstSignal();
+  const lock = acquireWarehouseLock(options.duckdbPath, "demo");
+  try {
+    if (options.force !== true && existsSync(spoolDir) && !existsSync(join(spoolDir, DEMO_MARKER_FILE))) {
+      throw new DemoRefusedError(
+        `demo: the folder ${spoolDir} already exists and was not created by the demo. The live demo spools deliveries there and would delete it: pass another --duckdb-path, or add --force to delete ${spoolDir}.`,
+      );
+    }
+    await clearDemoPaths(paths, options.force === true);
+    rmSync(spoolDir, { recursive: true, force: true });
+    await markDemoPaths(paths, options.seed);
+    mkdirSync(spoolDir, { recursive: true });
+    writeFileSync(join(spoolDir, DEMO_MARKER_FILE), "created by actions-warehouse demo --live: the demo deletes and rebuilds this folder on its next run\n");
+  } finally {
+    // `serve` takes the warehouse's lock itself for the rest of the demo.
+    lock.release();
+  }
+
+  const { parseServeConfig } = await import("../serve/config.js");
+  const { startServe } = await import("../serve/server.js");
+  const secret = randomBytes(16).toString("hex");
+  const config = parseServeConfig(
+    { port: 0, host: "127.0.0.1", duckdbPath: options.duckdbPath, stagingDir: paths.stagingDir, transformSeconds: options.transformSeconds ?? 15 },
+    { GITHUB_WEBHOOK_SECRET: secret },
+  );
+  const server = await startServe(config, { log: options.log });
+  let simulator: Awaited<ReturnType<typeof startSimulator>> | undefined;
+  try {
+    const anchor = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const days = options.days ?? 14;
+    const dataset = generateDataset({ ...options.dataset, seed: options.seed, anchor: anchor.toISOString(), days });
+    simulator = await startSimulator({ dataset, hooks: {} });
+    const hours = options.liveHours ?? 24;
+    const since = anchor.getTime() - hours * 3_600_000;
+    const runIds = dataset.runs.filter((r) => Date.parse(r.created_at) >= since).map((r) => r.id);
+    const base = `${server.url}/`;
+    console.log(
+      [
+        `Live demo: serve owns ${options.duckdbPath} (spool ${spoolDir}), the GitHub simulator pushes signed webhook deliveries to it.`,
+        `Wall:    ${base}`,
+        `Metrics: ${base}metrics`,
+        `Health:  ${base}health`,
+        `Webhook: ${base}webhook  (X-Hub-Signature-256 secret for this session: ${secret})`,
+        `Pushing the lifecycle of ${runIds.length} runs of the last ${hours} h (requested/in_progress/completed, jobs queued/in_progress/completed; some out of order, some duplicated). Stop with Ctrl+C.`,
+      ].join("\n"),
+    );
+    const sim = simulator;
+    const pushed = sim
+      .pushLifecycle({ url: `${base}webhook`, secret, runIds })
+      .then((r) => {
+        console.log(`Pushed ${r.sent} deliveries (${r.events} events, ${r.duplicates} duplicates, ${r.outOfOrder} out of order): ${r.ok} answered 2xx, ${r.failed} failed.`);
+      })
+      .catch((error: unknown) => options.log.warn("pushing the lifecycle failed", { error: error instanceof Error ? error.message : String(error) }));
+    const signal = await stop;
+    options.log.info("live demo stopping", { signal: typeof signal === "string" ? signal : "stop" });
+    await server.close();
+    // Deliveries still queued now meet a closed port and fail fast (recorded as failed, for `redeliver`).
+    await pushed;
+  } finally {
+    await server.close();
+    await simulator?.close();
+  }
+  console.log(`Stopped. Warehouse: ${options.duckdbPath}`);
 }
