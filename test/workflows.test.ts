@@ -159,4 +159,39 @@ describe("GitHub Actions workflows", () => {
     // Models run once, after every shard has loaded.
     expect(elt.jobs.transform?.needs).toBe("extract-load");
   });
+
+  describe("the exporter template (.github/workflow-templates/actions-warehouse-exporter.yml)", () => {
+    const templatesDir = join(projectRoot, ".github", "workflow-templates");
+    const file = "actions-warehouse-exporter.yml";
+    const text = () => readFileSync(join(templatesDir, file), "utf8");
+
+    it("passes GitHub's workflow schema", async () => {
+      expect(await validate(file, text())).toEqual([]);
+    });
+
+    it("POSTs each workflow_run (requested, in_progress, completed) of named workflows to /api/ci-events with the bearer token and event_id = run id + attempt + status", () => {
+      const wf = parseYaml(text()) as Workflow;
+      const trigger = wf.on.workflow_run as { workflows: string[]; types: string[] };
+      expect(Object.keys(wf.on)).toEqual(["workflow_run"]);
+      expect([...trigger.types].sort()).toEqual(["completed", "in_progress", "requested"]);
+      // Workflows by name: no wildcard, nothing empty.
+      expect(trigger.workflows.length).toBeGreaterThan(0);
+      for (const name of trigger.workflows) expect(name).not.toMatch(/[*?[\]!]/);
+      expect(wf.permissions).toEqual({});
+      const [step, ...rest] = steps(wf);
+      expect(rest).toEqual([]);
+      expect(step?.env).toEqual({
+        INGEST_URL: "${{ vars.ACTIONS_WAREHOUSE_URL }}",
+        INGEST_TOKEN: "${{ secrets.INGEST_TOKEN }}",
+        EVENT_ID: "${{ format('{0}-{1}-{2}', github.event.workflow_run.id, github.event.workflow_run.run_attempt, github.event.workflow_run.status) }}",
+      });
+      expect(step?.run).toContain('-H "Authorization: Bearer $INGEST_TOKEN"');
+      expect(step?.run).toContain('"${INGEST_URL%/}/api/ci-events"');
+      expect(step?.run).toContain("event_id: $id, event_name: \"workflow_run\"");
+      // No expression is interpolated into the script itself (script injection).
+      expect(step?.run).not.toContain("${{");
+      const properties = JSON.parse(readFileSync(join(templatesDir, "actions-warehouse-exporter.properties.json"), "utf8")) as { name: string; description: string };
+      expect(properties.name).toBe("actions-warehouse exporter");
+    });
+  });
 });
