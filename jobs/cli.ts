@@ -364,11 +364,12 @@ export function buildProgram(log: Logger): Command {
     .option("--flush-seconds <n>", "load the spool into the warehouse every this many seconds", "5")
     .option("--transform-seconds <n>", "run the incremental transform at most every this many seconds", "60")
     .option("--metrics-prefix <prefix>", "prefix of the Prometheus metric names", "github_actions_")
+    .option("--refresh-seconds <n>", "the status wall (GET /) refreshes itself every this many seconds", "15")
     .addHelpText(
       "after",
       `\nEnvironment:\n  GITHUB_WEBHOOK_SECRET  webhook secret(s), comma-separated for rotation (required)\n  INGEST_TOKEN           bearer token of POST /api/ci-events (the endpoint is off without it)\n  METRICS_TOKEN          bearer token of GET /metrics (open without it)\n  PORT                   port when --port is not given\n${examples(["GITHUB_WEBHOOK_SECRET=s3cret actions-warehouse serve --port 8123 --duckdb-path .warehouse/live.duckdb"])}`,
     )
-    .action(async (flags: { port?: string; host: string; duckdbPath: string; stagingDir?: string; flushSeconds: string; transformSeconds: string; metricsPrefix: string }) => {
+    .action(async (flags: { port?: string; host: string; duckdbPath: string; stagingDir?: string; flushSeconds: string; transformSeconds: string; metricsPrefix: string; refreshSeconds: string }) => {
       const { parseServeConfig } = await import("../serve/config.js");
       const { startServe } = await import("../serve/server.js");
       const server = await startServe(parseServeConfig(flags), { log });

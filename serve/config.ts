@@ -15,6 +15,7 @@ export interface ServeFlags {
   transformSeconds?: string | number;
   metricsPrefix?: string;
   host?: string;
+  refreshSeconds?: string | number;
 }
 
 export interface ServeConfig {
@@ -31,6 +32,8 @@ export interface ServeConfig {
   flushSeconds: number;
   transformSeconds: number;
   metricsPrefix: string;
+  /** How often the status wall (`GET /`) refreshes itself from the /api endpoints. */
+  refreshSeconds: number;
 }
 
 const wholeNumber = (min: number, max: number) =>
@@ -58,6 +61,7 @@ const schema = z.object({
   stagingDir: z.string().min(1),
   flushSeconds: wholeNumber(1, 3600),
   transformSeconds: wholeNumber(1, 86_400),
+  refreshSeconds: wholeNumber(1, 3600),
   metricsPrefix: z.string().regex(/^([a-zA-Z_][a-zA-Z0-9_]*)?$/, "must be a Prometheus name prefix ([a-zA-Z_][a-zA-Z0-9_]*)"),
 });
 
@@ -72,6 +76,7 @@ const fieldNames: Record<string, string> = {
   stagingDir: "--staging-dir",
   flushSeconds: "--flush-seconds",
   transformSeconds: "--transform-seconds",
+  refreshSeconds: "--refresh-seconds",
   metricsPrefix: "--metrics-prefix",
 };
 
@@ -92,6 +97,7 @@ export function parseServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
     stagingDir: flags.stagingDir ?? defaultStagingDir({ kind: "duckdb", path: flags.duckdbPath }),
     flushSeconds: flags.flushSeconds ?? 5,
     transformSeconds: flags.transformSeconds ?? 60,
+    refreshSeconds: flags.refreshSeconds ?? 15,
     metricsPrefix: flags.metricsPrefix ?? "github_actions_",
   };
   const parsed = schema.safeParse(input);

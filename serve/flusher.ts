@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { archivedManifestPath } from "../load/staging.js";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { openDuckDb, rawTableRef } from "../load/duckdb-connection.js";
+import { openDuckDb, rawTableRef, type Warehouse } from "../load/duckdb-connection.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
 import { datasets } from "../load/datasets.js";
 import { targetId } from "../load/targets.js";
@@ -77,11 +77,54 @@ export class Flusher {
   private running: Promise<FlushResult> | undefined;
   private lastPrune = Date.now();
 
+  /** Readers sharing one DuckDB instance between flushes (serve/api.ts): never open while a flush runs. */
+  private reader: { warehouse: Promise<Warehouse>; users: number; done: Promise<void>; release: () => void } | undefined;
+  private flushesWaiting = 0;
+
   constructor(private readonly options: FlusherOptions) {}
+
+  /**
+   * Runs `fn` on the warehouse between flushes: the process never holds two DuckDB instances on the file.
+   * Concurrent reads share one instance, closed when the last finishes; a waiting flush goes first.
+   */
+  async read<T>(fn: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    while (this.running || this.flushesWaiting > 0) {
+      if (this.running) await this.running.catch(() => undefined);
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (!this.reader) {
+      let release = () => {};
+      const done = new Promise<void>((r) => (release = r));
+      this.reader = { warehouse: openDuckDb(this.options.duckdbPath), users: 0, done, release };
+    }
+    const r = this.reader;
+    r.users += 1;
+    try {
+      return await fn((await r.warehouse).connection);
+    } finally {
+      r.users -= 1;
+      if (r.users === 0) {
+        if (this.reader === r) this.reader = undefined;
+        try {
+          (await r.warehouse.catch(() => undefined))?.close();
+        } finally {
+          r.release();
+        }
+      }
+    }
+  }
 
   /** Runs a flush, or waits for the one under way and runs another (so everything acknowledged before the call is included). */
   async flush(opts: { transform?: "due" | "force" | "never" } = {}): Promise<FlushResult> {
-    while (this.running) await this.running.catch(() => undefined);
+    this.flushesWaiting += 1;
+    try {
+      while (this.running || this.reader) {
+        if (this.running) await this.running.catch(() => undefined);
+        else if (this.reader) await this.reader.done;
+      }
+    } finally {
+      this.flushesWaiting -= 1;
+    }
     const run = this.flushOnce(opts.transform ?? "due");
     this.running = run;
     try {

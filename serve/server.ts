@@ -16,6 +16,8 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { Spool, ciEventKey, spoolDirOf, webhookKey, type SpoolEntry } from "./spool.js";
 import { Flusher, loadedDeliveryKeys, type FlushResult } from "./flusher.js";
 import { githubObjectEvent, WEBHOOK_EVENTS } from "./events.js";
+import { PACKAGE_VERSION, registerApi } from "./api.js";
+import { registerWall } from "./wall/index.js";
 
 /** GitHub caps webhook payloads at 25 MB. */
 export const MAX_BODY_BYTES = 25 * 1024 * 1024;
@@ -206,6 +208,10 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
   };
   app.get("/health", health);
   app.get("/healthz", health);
+
+  // The read side: /api/metrics, /api/runs, /api/status, /api/filters, /api/config and the status wall (GET /).
+  registerApi(app, { config, flusher });
+  registerWall(app, { config, version: PACKAGE_VERSION });
 
   app.get("/metrics", async (request, reply) => {
     if (config.metricsToken) {

@@ -1,0 +1,44 @@
+/**
+ * `GET /`: the live status wall. Server-rendered HTML (serve/wall/page.ts) with a small script bundled by
+ * esbuild from serve/wall/client/ (the same approach as `report`: nothing from a CDN, a CSP that allows
+ * only this origin). The script refreshes the page's parts every `--refresh-seconds` from the /api
+ * endpoints (serve/api.ts), without reloading.
+ */
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import type { FastifyInstance } from "fastify";
+import type { ServeConfig } from "../config.js";
+import { renderWall } from "./page.js";
+
+const clientEntry = fileURLToPath(new URL("./client/main.ts", import.meta.url));
+
+let bundled: Promise<string> | undefined;
+
+/** The wall's browser script, minified; built once per process. */
+export function wallBundle(): Promise<string> {
+  bundled ??= build({
+    entryPoints: [clientEntry],
+    bundle: true,
+    write: false,
+    format: "iife",
+    platform: "browser",
+    target: ["es2020"],
+    minify: true,
+    legalComments: "eof",
+    charset: "utf8",
+    logLevel: "silent",
+  }).then((result) => {
+    const file = result.outputFiles[0];
+    if (!file) throw new Error("esbuild produced no output for the status wall bundle");
+    return file.text;
+  });
+  bundled.catch(() => (bundled = undefined));
+  return bundled;
+}
+
+export function registerWall(app: FastifyInstance, options: { config: ServeConfig; version: string }): void {
+  app.get("/", async (_request, reply) => {
+    const html = renderWall({ refreshSeconds: options.config.refreshSeconds, version: options.version }, await wallBundle());
+    return reply.code(200).header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store").send(html);
+  });
+}
