@@ -81,6 +81,9 @@ describe("demo --live", () => {
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       expect(health.status).toBe(200);
       expect(((await health.json()) as { status: string }).status).toBe("ok");
+      const wall = await fetch(`http://127.0.0.1:${port}/`);
+      expect(wall.status).toBe(200);
+      expect(wall.headers.get("content-type")).toContain("text/html");
 
       const pushed = await waitFor("the push summary", () => /^Pushed (\d+) deliveries \((\d+) events, (\d+) duplicates.*: (\d+) answered 2xx, (\d+) failed\.$/m.exec(child.stdout()) ?? undefined, child);
       const [sent, events, duplicates, ok, failed] = pushed.slice(1).map(Number) as [number, number, number, number, number];
