@@ -120,7 +120,8 @@ export interface Filters {
 }
 
 function resolveRange(q: { from?: Date | undefined; to?: Date | undefined }, now: Date): { from: Date; to: Date } {
-  const to = q.to ?? now;
+  // Whole seconds, so the requests of one refresh share a cache entry.
+  const to = q.to ?? new Date(Math.floor(now.getTime() / 1000) * 1000);
   const from = q.from ?? new Date(to.getTime() - DEFAULT_RANGE_HOURS * 3_600_000);
   if (from.getTime() >= to.getTime()) throw new ApiParamError("from", `must be before to (${to.toISOString()})`);
   return { from, to };

@@ -184,20 +184,31 @@ describe.skipIf(!executablePath && !required)("serve: the status wall in headles
   });
 
   it("a new delivery appears within one refresh of being loaded, without reloading the page", async () => {
-    const started = Date.now();
+    const posted = Date.now();
     const run = runObject({ repo: "zeta/new", workflow: "Nightly", status: "completed", conclusion: "failure", ago: 30_000 }, Date.now());
     runs.push(run);
     await deliver(server.url, run);
-    // Loaded and transformed by serve's own timers within a flush and a transform interval; shown at the next refresh.
-    const budget = (FLUSH_SECONDS + TRANSFORM_SECONDS + REFRESH_SECONDS) * 1000 + 4_000;
+    // serve's own timers load it (every FLUSH_SECONDS) and build the models (at most every TRANSFORM_SECONDS):
+    // from the moment the API answers it, the page shows it within one refresh.
+    let loaded = 0;
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      const body = (await (await fetch(`${server.url}/api/runs?repository=zeta/new`)).json()) as { runs: Json[] };
+      if (body.runs.some((r) => r.id === run.id)) {
+        loaded = Date.now();
+        break;
+      }
+    }
+    expect(loaded, "the delivery never reached the models").toBeGreaterThan(0);
+    const budget = REFRESH_SECONDS * 1000 + 1_500; // one refresh, plus the requests and the redraw
     await page.waitForSelector('#tiles .tile[data-repository="zeta/new"]', { timeout: budget });
-    const waited = Date.now() - started;
-    expect(waited).toBeLessThan(budget);
+    const shown = Date.now();
+    expect(shown - loaded).toBeLessThan(budget);
+    console.info(`serve-wall: delivery → models ${loaded - posted} ms, models → page ${shown - loaded} ms (refresh ${REFRESH_SECONDS * 1000} ms)`);
     expect(await page.$eval('#tiles .tile[data-repository="zeta/new"]', (e) => e.className)).toContain("s-failure");
     expect((await runRows()).some((r) => r.id === String(run.id))).toBe(true);
     expect(await page.evaluate(() => (window as unknown as { wallMarker?: string }).wallMarker)).toBe("same page");
-    // The filter lists learn the new repository too.
-    expect(await page.$$eval("#filter-repository option", (els) => els.map((e) => (e as HTMLOptionElement).value))).toContain("zeta/new");
+    // The filter lists learn the new repository too (the endpoints of one refresh may straddle a flush: by the next one).
+    await page.waitForSelector('#filter-repository option[value="zeta/new"]', { state: "attached", timeout: budget });
   });
 
   it("the repository, workflow and time-range filters narrow every panel", async () => {
