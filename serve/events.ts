@@ -10,10 +10,12 @@
  * window: the extract watermark (the newest window of an extract that listed every run of its
  * repositories) never moves because of webhooks, while `known-runs` sees their rows like polled ones.
  *
- * Jobs: `stg_workflow_jobs` keeps the row with the newest `_extracted_at`, so a job version that arrives
- * after a more advanced one (out of order: `in_progress` after `completed`) would win. Such a stale
- * version is not written to the raw tables but to the quarantine, with the reason, so nothing is lost.
- * The lifecycle order is queued < waiting < in_progress < completed (then started_at / completed_at).
+ * Jobs: a job version that arrives after a more advanced one (out of order: `in_progress` after
+ * `completed`) is not written to the raw tables but to the quarantine, with the reason, so nothing is
+ * lost and the raw table only ever moves a job forward. The staging models rank the lifecycle first as
+ * well (`includes/constants.js` `lifecycleRankSql`), which also covers a stale webhook arriving after a
+ * poll that serve never saw. The lifecycle order is queued < waiting < in_progress < completed (then
+ * started_at / completed_at).
  */
 import { BatchWriter } from "../extract/batch-writer.js";
 import { jobRow, packageRow, packageVersionRow, runRow, stepRow, type ApiJob, type ApiPackage, type ApiPackageVersion, type ApiRun } from "../extract/records.js";
