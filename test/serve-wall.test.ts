@@ -115,6 +115,36 @@ describe.skipIf(!executablePath && !required)("serve: the status wall in headles
       runs.push(run);
       await deliver(server.url, run);
     }
+    // One job of the in-progress Deploy run that waited 5 s for a runner, and one still queued.
+    const deploy = runs[2] as Json;
+    for (const [k, started] of [[1, true], [2, false]] as const) {
+      const created = Date.parse(String(deploy.created_at));
+      const job = {
+        id: 880_000 + k,
+        run_id: deploy.id,
+        run_attempt: 1,
+        workflow_name: "Deploy",
+        name: `deploy-${k}`,
+        head_branch: "main",
+        head_sha: "a".repeat(40),
+        status: started ? "in_progress" : "queued",
+        conclusion: null,
+        created_at: isoS(created),
+        started_at: started ? isoS(created + 5_000) : null,
+        completed_at: null,
+        runner_name: started ? "runner-1" : null,
+        runner_group_name: started ? "GitHub Actions" : null,
+        labels: ["ubuntu-latest"],
+        steps: [],
+      };
+      const body = JSON.stringify({ action: job.status, workflow_job: job, repository: { full_name: "acme/api" } });
+      const res = await fetch(`${server.url}/webhook`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-github-event": "workflow_job", "x-github-delivery": randomUUID(), "x-github-hook-id": "9", "x-hub-signature-256": sign(body) },
+        body,
+      });
+      if (res.status !== 202) throw new Error(`job delivery answered ${res.status}`);
+    }
     await server.flush({ transform: "force" });
     context = await chromium.launchPersistentContext(userDataDir, { executablePath, headless: true, args: ARGS, viewport: { width: 1400, height: 1000 } });
     page = context.pages()[0] ?? (await context.newPage());
@@ -161,11 +191,13 @@ describe.skipIf(!executablePath && !required)("serve: the status wall in headles
     expect(byKey.get("acme/web|CI")?.cls).toContain("s-failure");
     expect(byKey.get("acme/api|Deploy")?.cls).toContain("s-in_progress");
     expect(byKey.get("other/tool|CI")?.cls).toContain("s-queued");
-    const open = await page.$$eval("#open-table tbody tr", (els) => els.map((e) => (e as HTMLElement).dataset.runId));
-    expect(open.sort()).toEqual([String(runs[2]?.id), String(runs[5]?.id)].sort());
+    const open = await page.$$eval("#open-table tbody tr", (els) => els.map((e) => `${(e as HTMLElement).dataset.kind}:${(e as HTMLElement).dataset.runId}`));
+    expect(open.sort()).toEqual([`run:${String(runs[2]?.id)}`, `run:${String(runs[5]?.id)}`, `job:${String(runs[2]?.id)}`, `job:${String(runs[2]?.id)}`].sort());
     const ages = await page.$$eval("#open-table tbody td.age", (els) => els.map((e) => e.textContent ?? ""));
     expect(ages.every((a) => /^\d+(s|m \d+s)$/.test(a))).toBe(true);
-    expect(await page.$eval("#queue", (e) => e.textContent ?? "")).toContain("Median wait");
+    // Queue-to-start latency: the one started job waited 5 s; one job is queued now.
+    expect(await page.$eval("#queue-p50 .kpi-value", (e) => e.textContent)).toBe("5s");
+    expect(await page.$eval("#queue-now .kpi-value", (e) => e.textContent)).toBe("1");
     // The default range (7 days) holds all six runs.
     expect((await runRows()).length).toBe(6);
     expect(await page.$eval("#kpi-total .kpi-value", (e) => e.textContent)).toBe("6");
