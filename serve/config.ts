@@ -16,6 +16,28 @@ export interface ServeFlags {
   metricsPrefix?: string;
   host?: string;
   refreshSeconds?: string | number;
+  /** Run the scheduled extract every this long (`1h`, `30m`): the reconciliation of the webhooks. */
+  pollEvery?: string;
+  repo?: string[];
+  org?: string[];
+  user?: string[];
+  /** First day of a poll scope the warehouse has never extracted (--initial-since). */
+  initialSince?: string;
+}
+
+/** The scheduled extract `serve` runs itself (`--poll-every`): its period, scope and GitHub credentials (from the environment). */
+export interface ServePoll {
+  everyMs: number;
+  repos: string[];
+  orgs: string[];
+  users: string[];
+  initialSince?: string | undefined;
+  apiUrl?: string | undefined;
+  token?: string | undefined;
+  appId?: string | undefined;
+  appPrivateKey?: string | undefined;
+  appPrivateKeyFile?: string | undefined;
+  packagesToken?: string | undefined;
 }
 
 export interface ServeConfig {
@@ -34,6 +56,8 @@ export interface ServeConfig {
   metricsPrefix: string;
   /** How often the status wall (`GET /`) refreshes itself from the /api endpoints. */
   refreshSeconds: number;
+  /** The scheduled extract, when `--poll-every` is given. */
+  poll?: ServePoll | undefined;
 }
 
 const wholeNumber = (min: number, max: number) =>
@@ -109,5 +133,42 @@ export function parseServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
       }),
     );
   }
-  return parsed.data;
+  return { ...parsed.data, poll: parsePoll(flags, env) };
+}
+
+/** `30s`, `15m`, `1h`, `1d` (or a bare number of seconds) → milliseconds; undefined when not a duration. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)\s*(s|m|h|d)?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "s").toLowerCase() as "s" | "m" | "h" | "d"];
+  return Number(m[1]) * unit;
+}
+
+const MIN_POLL_MS = 60_000;
+
+/** `--poll-every` with its scope; the scope flags mean nothing without it. */
+function parsePoll(flags: ServeFlags, env: NodeJS.ProcessEnv): ServePoll | undefined {
+  const repos = flags.repo ?? [];
+  const orgs = flags.org ?? [];
+  const users = flags.user ?? [];
+  if (flags.pollEvery === undefined) {
+    if (repos.length + orgs.length + users.length > 0) throw new ConfigError([{ field: "--poll-every", message: "is required with --repo, --org or --user (the scope of the scheduled extract serve runs)" }]);
+    return undefined;
+  }
+  const everyMs = parseDuration(flags.pollEvery);
+  if (everyMs === undefined || everyMs < MIN_POLL_MS) throw new ConfigError([{ field: "--poll-every", message: `must be a duration of at least 1m, e.g. 1h or 30m, got ${JSON.stringify(flags.pollEvery)}` }]);
+  if (repos.length + orgs.length + users.length === 0) throw new ConfigError([{ field: "--poll-every", message: "needs a scope: give at least one --repo OWNER/NAME, --org ORG or --user USER" }]);
+  return {
+    everyMs,
+    repos,
+    orgs,
+    users,
+    initialSince: flags.initialSince,
+    apiUrl: blankToUndefined(env.GITHUB_API_URL),
+    token: blankToUndefined(env.GITHUB_TOKEN),
+    appId: blankToUndefined(env.GITHUB_APP_ID),
+    appPrivateKey: env.GITHUB_APP_PRIVATE_KEY || undefined,
+    appPrivateKeyFile: blankToUndefined(env.GITHUB_APP_PRIVATE_KEY_FILE),
+    packagesToken: blankToUndefined(env.GITHUB_PACKAGES_TOKEN),
+  };
 }

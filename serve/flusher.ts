@@ -114,6 +114,34 @@ export class Flusher {
     }
   }
 
+  /**
+   * Runs `fn` alone on the warehouse, as a flush runs (flushes and reads wait for it), then counts the
+   * warehouse as changed so the next due transform runs: the scheduled extract of `--poll-every` (serve/poll.ts).
+   */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.flushesWaiting += 1;
+    try {
+      while (this.running || this.reader) {
+        if (this.running) await this.running.catch(() => undefined);
+        else if (this.reader) await this.reader.done;
+      }
+    } finally {
+      this.flushesWaiting -= 1;
+    }
+    const run = fn();
+    const held: Promise<FlushResult> = run.then(
+      () => ({ segments: 0, deliveries: 0, rows: {}, stale: 0, transformed: false }),
+      () => ({ segments: 0, deliveries: 0, rows: {}, stale: 0, transformed: false }),
+    );
+    this.running = held;
+    try {
+      return await run;
+    } finally {
+      this.dirty = true;
+      if (this.running === held) this.running = undefined;
+    }
+  }
+
   /** Runs a flush, or waits for the one under way and runs another (so everything acknowledged before the call is included). */
   async flush(opts: { transform?: "due" | "force" | "never" } = {}): Promise<FlushResult> {
     this.flushesWaiting += 1;

@@ -16,6 +16,7 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { Spool, ciEventKey, spoolDirOf, webhookKey, type SpoolEntry } from "./spool.js";
 import { Flusher, loadedDeliveryKeys, type FlushResult } from "./flusher.js";
 import { githubObjectEvent, WEBHOOK_EVENTS } from "./events.js";
+import { Poller } from "./poll.js";
 import { PACKAGE_VERSION, registerApi } from "./api.js";
 import { registerWall } from "./wall/index.js";
 
@@ -34,6 +35,8 @@ export interface ServeServer {
   spool: Spool;
   flusher: Flusher;
   metrics: Metrics;
+  /** The scheduled extract (`--poll-every`), when configured: `poller.poll()` runs one now. */
+  poller: Poller | undefined;
   /** Loads the spool now (and transforms: "due" by default, "force", or "never"). */
   flush(opts?: { transform?: "due" | "force" | "never" }): Promise<FlushResult>;
   /** Stops accepting, finishes in-flight requests, flushes, releases the lock. */
@@ -111,6 +114,9 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
   }
   const metrics = createMetrics({ prefix: config.metricsPrefix });
   const flusher = new Flusher({ duckdbPath: config.duckdbPath, stagingDir: config.stagingDir, spool, transformSeconds: config.transformSeconds, log });
+  const { everyMs, ...scope } = config.poll ?? { everyMs: 0 };
+  // The reconciliation: the scheduled extract, run here under the lock this process holds.
+  const poller = config.poll ? new Poller({ everyMs, duckdbPath: config.duckdbPath, stagingDir: config.stagingDir, extract: scope, flusher, log, onError: () => metrics.processingError() }) : undefined;
   const started = Date.now();
   let accepting = true;
 
@@ -239,6 +245,7 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
   if (options.timers !== false) {
     timer = setInterval(tick, config.flushSeconds * 1000);
     timer.unref();
+    poller?.start();
   }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
@@ -252,6 +259,7 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
       accepting = false;
       if (timer) clearInterval(timer);
       try {
+        await poller?.stop();
         await app.close();
         await spool.rotate();
         await flusher.flush({ transform: "never" });
@@ -261,5 +269,5 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
       }
     })());
 
-  return { app, url, port, spool, flusher, metrics, flush: (opts) => flusher.flush(opts), close };
+  return { app, url, port, spool, flusher, metrics, poller, flush: (opts) => flusher.flush(opts), close };
 }
