@@ -11,6 +11,7 @@ import { load } from "./load.js";
 import { transform } from "./transform.js";
 import { analystLoop } from "./analyst.js";
 import { tickBenchmark } from "./tick.js";
+import { serveBenchmark } from "./serve.js";
 import { machine, renderSection, type Section } from "./measure.js";
 
 const args = process.argv.slice(2);
@@ -27,6 +28,7 @@ const benches: [string, () => Promise<Section>][] = [
   ["transform", () => transform(quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000])],
   ["analyst", analystLoop],
   ["tick", () => tickBenchmark(quick ? 30 : 300)],
+  ["serve", () => (quick ? serveBenchmark(5_000, 500, 1) : serveBenchmark())],
 ];
 
 // Each section is kept in bench/results/<name>.md with the date and machine it was measured on, so
