@@ -365,11 +365,16 @@ export function buildProgram(log: Logger): Command {
     .option("--transform-seconds <n>", "run the incremental transform at most every this many seconds", "60")
     .option("--metrics-prefix <prefix>", "prefix of the Prometheus metric names", "github_actions_")
     .option("--refresh-seconds <n>", "the status wall (GET /) refreshes itself every this many seconds", "15")
+    .option("--poll-every <duration>", "also run the scheduled extract of --repo/--org/--user every this long (e.g. 1h), as the reconciliation of missed deliveries")
+    .option("--repo <owner/name>", "with --poll-every: a repository to extract (repeatable)", collect, [])
+    .option("--org <org>", "with --poll-every: an organisation to extract (repeatable)", collect, [])
+    .option("--user <user>", "with --poll-every: a user to extract (repeatable)", collect, [])
+    .option("--initial-since <YYYY-MM-DD>", "with --poll-every: the first day when the warehouse holds no extract of the scope yet")
     .addHelpText(
       "after",
       `\nEnvironment:\n  GITHUB_WEBHOOK_SECRET  webhook secret(s), comma-separated for rotation (required)\n  INGEST_TOKEN           bearer token of POST /api/ci-events (the endpoint is off without it)\n  METRICS_TOKEN          bearer token of GET /metrics (open without it)\n  PORT                   port when --port is not given\n${examples(["GITHUB_WEBHOOK_SECRET=s3cret actions-warehouse serve --port 8123 --duckdb-path .warehouse/live.duckdb"])}`,
     )
-    .action(async (flags: { port?: string; host: string; duckdbPath: string; stagingDir?: string; flushSeconds: string; transformSeconds: string; metricsPrefix: string; refreshSeconds: string }) => {
+    .action(async (flags: { port?: string; host: string; duckdbPath: string; stagingDir?: string; flushSeconds: string; transformSeconds: string; metricsPrefix: string; refreshSeconds: string; pollEvery?: string; repo: string[]; org: string[]; user: string[]; initialSince?: string }) => {
       const { parseServeConfig } = await import("../serve/config.js");
       const { startServe } = await import("../serve/server.js");
       const server = await startServe(parseServeConfig(flags), { log });
