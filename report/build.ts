@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
-import { build } from "esbuild";
+import { browserBundle } from "./bundle.js";
 import type { Logger } from "../log/logger.js";
 import { bigQueryReportSource, type BigQueryReportTarget } from "./bigquery-source.js";
 import { duckDbNames, estimateReportBytes, readReportData, ReportDataError, type ReadReportOptions, type ReportParams, type ReportSource, type ScanEstimate } from "./data.js";
@@ -17,28 +17,8 @@ import type { ReportData } from "./model.js";
 
 const clientEntry = fileURLToPath(new URL("./client/main.ts", import.meta.url));
 
-let bundled: Promise<string> | undefined;
-
 /** The browser script, minified; built once per process (about a second for ECharts). */
-export function clientBundle(): Promise<string> {
-  bundled ??= build({
-    entryPoints: [clientEntry],
-    bundle: true,
-    write: false,
-    format: "iife",
-    platform: "browser",
-    target: ["es2020"],
-    minify: true,
-    legalComments: "eof",
-    charset: "utf8",
-    logLevel: "silent",
-  }).then((result) => {
-    const file = result.outputFiles[0];
-    if (!file) throw new Error("esbuild produced no output for the report bundle");
-    return file.text;
-  });
-  return bundled;
-}
+export const clientBundle = browserBundle(clientEntry, "report");
 
 /** `@name` parameters (GoogleSQL) as DuckDB's `$name`; the report's SQL has no `@` anywhere else. */
 function duckDbParams(sql: string, params: ReportParams): { sql: string; values: Record<string, DuckDBValue> } {

@@ -114,11 +114,8 @@ export class Flusher {
     }
   }
 
-  /**
-   * Runs `fn` alone on the warehouse, as a flush runs (flushes and reads wait for it), then counts the
-   * warehouse as changed so the next due transform runs: the scheduled extract of `--poll-every` (serve/poll.ts).
-   */
-  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  /** Waits until no flush, exclusive run or read holds the warehouse; waiting writers go before new reads. */
+  private async waitForTurn(): Promise<void> {
     this.flushesWaiting += 1;
     try {
       while (this.running || this.reader) {
@@ -128,6 +125,14 @@ export class Flusher {
     } finally {
       this.flushesWaiting -= 1;
     }
+  }
+
+  /**
+   * Runs `fn` alone on the warehouse, as a flush runs (flushes and reads wait for it), then counts the
+   * warehouse as changed so the next due transform runs: the scheduled extract of `--poll-every` (serve/poll.ts).
+   */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    await this.waitForTurn();
     const run = fn();
     const held: Promise<FlushResult> = run.then(
       () => ({ segments: 0, deliveries: 0, rows: {}, stale: 0, transformed: false }),
@@ -144,15 +149,7 @@ export class Flusher {
 
   /** Runs a flush, or waits for the one under way and runs another (so everything acknowledged before the call is included). */
   async flush(opts: { transform?: "due" | "force" | "never" } = {}): Promise<FlushResult> {
-    this.flushesWaiting += 1;
-    try {
-      while (this.running || this.reader) {
-        if (this.running) await this.running.catch(() => undefined);
-        else if (this.reader) await this.reader.done;
-      }
-    } finally {
-      this.flushesWaiting -= 1;
-    }
+    await this.waitForTurn();
     const run = this.flushOnce(opts.transform ?? "due");
     this.running = run;
     try {

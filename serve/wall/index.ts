@@ -6,36 +6,15 @@
  */
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { browserBundle } from "../../report/bundle.js";
 import type { FastifyInstance } from "fastify";
 import type { ServeConfig } from "../config.js";
 import { renderWall, wallCsp } from "./page.js";
 
 const clientEntry = fileURLToPath(new URL("./client/main.ts", import.meta.url));
 
-let bundled: Promise<string> | undefined;
-
 /** The wall's browser script, minified; built once per process. */
-export function wallBundle(): Promise<string> {
-  bundled ??= build({
-    entryPoints: [clientEntry],
-    bundle: true,
-    write: false,
-    format: "iife",
-    platform: "browser",
-    target: ["es2020"],
-    minify: true,
-    legalComments: "eof",
-    charset: "utf8",
-    logLevel: "silent",
-  }).then((result) => {
-    const file = result.outputFiles[0];
-    if (!file) throw new Error("esbuild produced no output for the status wall bundle");
-    return file.text;
-  });
-  bundled.catch(() => (bundled = undefined));
-  return bundled;
-}
+export const wallBundle = browserBundle(clientEntry, "status wall");
 
 export function registerWall(app: FastifyInstance, options: { config: ServeConfig; version: string }): void {
   app.get("/", async (_request, reply) => {
