@@ -18,6 +18,7 @@ import { silentLogger } from "../log/logger.js";
 import { parseServeConfig } from "../serve/config.js";
 import { startServe, type ServeServer } from "../serve/server.js";
 import { jobLifecycle, pool, restObjects, runLifecycle, sign, type Json } from "./serve-fixtures.js";
+import { parseExposition, type Sample } from "./prometheus-text.js";
 
 const ANCHOR = "2026-10-15T12:00:00Z";
 const SECRET = "s3cret";
@@ -39,25 +40,6 @@ interface Delivery {
 
 // ------------------------------------------------------------------ Prometheus text parsing
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-function parseExposition(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) throw new Error(`unparsable line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1] ?? ""] = (l[2] ?? "").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
-    const raw = m[3] ?? "";
-    out.push({ name: m[1] ?? "", labels, value: raw === "+Inf" ? Infinity : Number(raw) });
-  }
-  return out;
-}
 
 /** Sum of a metric's samples grouped by the values of `by` (joined with "|"), zero groups dropped. */
 function sumBy(samples: Sample[], name: string, by: string[]): Record<string, number> {

@@ -9,32 +9,12 @@ import seedrandom from "seedrandom";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMetrics, type DeliveryOutcome } from "../serve/metrics.js";
 import { allJobsOf, generateDataset, startSimulator, type Dataset, type SimJob, type Simulator } from "../simulator/index.js";
+import { parseExposition, type Sample } from "./prometheus-text.js";
 
 const PREFIX = "github_actions_";
 
 // ------------------------------------------------------------------ Prometheus text parsing
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-function parseExposition(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) throw new Error(`unparsable line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
-      labels[l[1] ?? ""] = (l[2] ?? "").replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
-    }
-    const raw = m[3] ?? "";
-    out.push({ name: m[1] ?? "", labels, value: raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw) });
-  }
-  return out;
-}
 
 /** Sum of a metric's samples whose labels match `where`, grouped by the value of label `by` ("" = one group). */
 function sumBy(samples: Sample[], name: string, by = "", where: Record<string, string> = {}): Record<string, number> {
