@@ -10,12 +10,10 @@
  * window: the extract watermark (the newest window of an extract that listed every run of its
  * repositories) never moves because of webhooks, while `known-runs` sees their rows like polled ones.
  *
- * Jobs: a job version that arrives after a more advanced one (out of order: `in_progress` after
- * `completed`) is not written to the raw tables but to the quarantine, with the reason, so nothing is
- * lost and the raw table only ever moves a job forward. The staging models rank the lifecycle first as
- * well (`includes/constants.js` `lifecycleRankSql`), which also covers a stale webhook arriving after a
- * poll that serve never saw. The lifecycle order is queued < waiting < in_progress < completed (then
- * started_at / completed_at).
+ * Jobs: every version of a job is written, also one that arrives after a more advanced one (out of
+ * order: `in_progress` after `completed`). The staging models choose a job's version by its lifecycle
+ * first (`includes/constants.js` `lifecycleRankSql`: queued or waiting < in_progress < completed, then
+ * the newest `_extracted_at`), so a late, stale version never wins, whether it follows another webhook or a poll.
  */
 import { BatchWriter } from "../extract/batch-writer.js";
 import { jobRow, packageRow, packageVersionRow, runRow, stepRow, type ApiJob, type ApiPackage, type ApiPackageVersion, type ApiRun } from "../extract/records.js";
@@ -44,42 +42,16 @@ function repositoryOf(body: Record<string, unknown>, fallback = ""): string {
   return fallback;
 }
 
-const STATUS_RANK: Record<string, number> = { queued: 0, requested: 0, pending: 0, waiting: 1, in_progress: 2, completed: 3 };
-
-/** Orders two versions of one job: lifecycle status, then start and completion times. */
-export function jobVersion(job: { status?: unknown; started_at?: unknown; completed_at?: unknown }): [number, number, number] {
-  const time = (v: unknown) => (typeof v === "string" ? Date.parse(v) || 0 : 0);
-  return [STATUS_RANK[String(job.status)] ?? 0, time(job.started_at), time(job.completed_at)];
-}
-
-export function compareVersions(a: [number, number, number], b: [number, number, number]): number {
-  for (let i = 0; i < 3; i += 1) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) - (b[i] ?? 0);
-  return 0;
-}
-
-/** Job ids of workflow_job deliveries (to ask the warehouse for the versions it already holds). */
-export function jobIdsOf(entries: SpoolEntry[]): number[] {
-  const ids = new Set<number>();
-  for (const e of entries) {
-    const job = e.body.workflow_job;
-    if (isObject(job) && typeof job.id === "number") ids.add(job.id);
-  }
-  return [...ids];
-}
-
 export interface StageOptions {
   stagingDir: string;
   extractId: string;
-  /** `targetId({kind: "duckdb", path})` of the warehouse. */
+  /** `targetId(...)` of the warehouse the extract is for. */
   target: string;
-  /** Versions of jobs already in the warehouse (by job id). */
-  loadedJobs?: Map<number, [number, number, number]>;
 }
 
 export interface StageResult {
   manifest: Manifest;
   path: string;
-  stale: number;
 }
 
 const SOURCE = "webhook";
@@ -89,8 +61,6 @@ export async function stageDeliveries(entries: SpoolEntry[], options: StageOptio
   const startedAt = new Date().toISOString();
   const date = startedAt.slice(0, 10);
   const writer = new BatchWriter(options.stagingDir, options.extractId, date);
-  const newest = new Map<number, [number, number, number]>(options.loadedJobs ?? []);
-  let stale = 0;
   // Receipt order: the raw rows' `_extracted_at` grows with it.
   const ordered = [...entries].sort((a, b) => a.received_at.localeCompare(b.received_at));
   try {
@@ -104,17 +74,6 @@ export async function stageDeliveries(entries: SpoolEntry[], options: StageOptio
         await writer.write("workflow_runs", runRow(repository, body.workflow_run as unknown as ApiRun, at), source);
       } else if (event === "workflow_job" && isObject(body.workflow_job)) {
         const job = body.workflow_job as unknown as ApiJob;
-        const version = jobVersion(body.workflow_job);
-        const known = typeof job.id === "number" ? newest.get(job.id) : undefined;
-        if (known && compareVersions(version, known) < 0) {
-          stale += 1;
-          await writer.quarantine(
-            { resource: "workflow_jobs", source, reason: `stale workflow_job version: status ${String(job.status)} arrived after a newer version of the job was received`, record: body.workflow_job },
-            at,
-          );
-          continue;
-        }
-        if (typeof job.id === "number") newest.set(job.id, version);
         if (await writer.write("workflow_jobs", jobRow(repository, job, at), source)) {
           for (const step of Array.isArray(job.steps) ? job.steps : []) await writer.write("job_steps", stepRow(repository, job, step, at), source);
         }
@@ -142,7 +101,7 @@ export async function stageDeliveries(entries: SpoolEntry[], options: StageOptio
     window: { since: finishedAt, until: finishedAt },
     api: { requests: 0, not_modified: 0, retries: 0, rate_limit_remaining: null },
   });
-  return { manifest, path, stale };
+  return { manifest, path };
 }
 
 /**

@@ -17,14 +17,14 @@ import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { archivedManifestPath } from "../load/staging.js";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { openDuckDb, rawTableRef, type Warehouse } from "../load/duckdb-connection.js";
+import { openDuckDb, type Warehouse } from "../load/duckdb-connection.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
 import { datasets } from "../load/datasets.js";
 import { targetId } from "../load/targets.js";
 import { stagingLayout } from "../schemas/manifest.js";
 import { runTransform } from "../transform/run.js";
 import type { Logger } from "../log/logger.js";
-import { jobIdsOf, stageDeliveries } from "./events.js";
+import { stageDeliveries } from "./events.js";
 import type { Spool } from "./spool.js";
 
 const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
@@ -65,7 +65,6 @@ export interface FlushResult {
   segments: number;
   deliveries: number;
   rows: Record<string, number>;
-  stale: number;
   transformed: boolean;
 }
 
@@ -135,8 +134,8 @@ export class Flusher {
     await this.waitForTurn();
     const run = fn();
     const held: Promise<FlushResult> = run.then(
-      () => ({ segments: 0, deliveries: 0, rows: {}, stale: 0, transformed: false }),
-      () => ({ segments: 0, deliveries: 0, rows: {}, stale: 0, transformed: false }),
+      () => ({ segments: 0, deliveries: 0, rows: {}, transformed: false }),
+      () => ({ segments: 0, deliveries: 0, rows: {}, transformed: false }),
     );
     this.running = held;
     try {
@@ -163,7 +162,7 @@ export class Flusher {
     const { spool, stagingDir, duckdbPath, log } = this.options;
     await spool.rotate();
     const segments = spool.sealedSegments();
-    const result: FlushResult = { segments: 0, deliveries: 0, rows: {}, stale: 0, transformed: false };
+    const result: FlushResult = { segments: 0, deliveries: 0, rows: {}, transformed: false };
     const staged: { segment: string; manifestPath: string; keys: { key: string; received_at: string }[] }[] = [];
     for (const segment of segments) {
       const entries = spool.read(segment);
@@ -171,9 +170,7 @@ export class Flusher {
       const manifestPath = stagingLayout.manifest(extractId);
       const alreadyStaged = existsSync(join(stagingDir, manifestPath)) || existsSync(join(stagingDir, archivedManifestPath(manifestPath)));
       if (entries.length > 0 && !alreadyStaged) {
-        const loadedJobs = await this.loadedJobVersions(jobIdsOf(entries));
-        const { stale } = await stageDeliveries(entries, { stagingDir, extractId, target: targetId({ kind: "duckdb", path: duckdbPath }), loadedJobs });
-        result.stale += stale;
+        await stageDeliveries(entries, { stagingDir, extractId, target: targetId({ kind: "duckdb", path: duckdbPath }) });
       }
       staged.push({ segment, manifestPath, keys: entries.map((e) => ({ key: e.key, received_at: e.received_at })) });
       result.deliveries += entries.length;
@@ -212,32 +209,8 @@ export class Flusher {
       }
       result.transformed = true;
     }
-    if (result.deliveries > 0) log.info("spool flushed", { segments: result.segments, deliveries: result.deliveries, rows: result.rows, stale_job_versions: result.stale, transformed: result.transformed });
+    if (result.deliveries > 0) log.info("spool flushed", { segments: result.segments, deliveries: result.deliveries, rows: result.rows, transformed: result.transformed });
     return result;
-  }
-
-  /** Newest version of each job the warehouse already holds (webhook or polled rows). */
-  private async loadedJobVersions(jobIds: number[]): Promise<Map<number, [number, number, number]>> {
-    const out = new Map<number, [number, number, number]>();
-    if (jobIds.length === 0) return out;
-    const w = await openDuckDb(this.options.duckdbPath);
-    try {
-      const exists = await w.connection.runAndReadAll(
-        `SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = '${datasets.raw}' AND table_name = 'workflow_jobs'`,
-      );
-      if (Number(exists.getRowObjectsJS()[0]?.n ?? 0) === 0) return out;
-      const ids = jobIds.filter((id) => Number.isSafeInteger(id)).join(", ");
-      const reader = await w.connection.runAndReadAll(
-        `SELECT job_id,
-                MAX(CASE status WHEN 'completed' THEN 3 WHEN 'in_progress' THEN 2 WHEN 'waiting' THEN 1 ELSE 0 END) AS rank,
-                MAX(epoch_ms(started_at)) AS started, MAX(epoch_ms(completed_at)) AS completed
-         FROM ${rawTableRef("workflow_jobs")} WHERE job_id IN (${ids}) GROUP BY job_id`,
-      );
-      for (const r of reader.getRowObjectsJS()) out.set(Number(r.job_id), [Number(r.rank), Number(r.started ?? 0), Number(r.completed ?? 0)]);
-    } finally {
-      w.close();
-    }
-    return out;
   }
 
   private async recordKeys(staged: { segment: string; keys: { key: string; received_at: string }[] }[]): Promise<void> {
