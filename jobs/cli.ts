@@ -370,11 +370,13 @@ export function buildProgram(log: Logger): Command {
     .option("--org <org>", "with --poll-every: an organisation to extract (repeatable)", collect, [])
     .option("--user <user>", "with --poll-every: a user to extract (repeatable)", collect, [])
     .option("--initial-since <YYYY-MM-DD>", "with --poll-every: the first day when the warehouse holds no extract of the scope yet")
+    .option("--redeliver-every <duration>", "check each --redeliver-hook for failed deliveries at start and then every this long (e.g. 1h), and ask GitHub to deliver them again")
+    .option("--redeliver-hook <hook>", "with --redeliver-every: repo:OWNER/NAME:HOOK_ID, org:ORG:HOOK_ID or app (repeatable; credentials as for redeliver)", collect, [])
     .addHelpText(
       "after",
       `\nEnvironment:\n  GITHUB_WEBHOOK_SECRET  webhook secret(s), comma-separated for rotation (required)\n  INGEST_TOKEN           bearer token of POST /api/ci-events (the endpoint is off without it)\n  METRICS_TOKEN          bearer token of GET /metrics (open without it)\n  PORT                   port when --port is not given\n${examples(["GITHUB_WEBHOOK_SECRET=s3cret actions-warehouse serve --port 8123 --duckdb-path .warehouse/live.duckdb"])}`,
     )
-    .action(async (flags: { port?: string; host: string; duckdbPath: string; stagingDir?: string; flushSeconds: string; transformSeconds: string; metricsPrefix: string; refreshSeconds: string; pollEvery?: string; repo: string[]; org: string[]; user: string[]; initialSince?: string }) => {
+    .action(async (flags: { port?: string; host: string; duckdbPath: string; stagingDir?: string; flushSeconds: string; transformSeconds: string; metricsPrefix: string; refreshSeconds: string; pollEvery?: string; repo: string[]; org: string[]; user: string[]; initialSince?: string; redeliverEvery?: string; redeliverHook: string[] }) => {
       const { parseServeConfig } = await import("../serve/config.js");
       const { startServe } = await import("../serve/server.js");
       const server = await startServe(parseServeConfig(flags), { log });

@@ -6,6 +6,9 @@
 import { z } from "zod";
 import { ConfigError } from "../extract/config.js";
 import { defaultStagingDir } from "../load/targets.js";
+import { redeliverOptions } from "../jobs/redeliver.js";
+import { silentLogger } from "../log/logger.js";
+import type { RedeliverHook } from "./redeliver-timer.js";
 
 export interface ServeFlags {
   port?: string | number;
@@ -23,6 +26,10 @@ export interface ServeFlags {
   user?: string[];
   /** First day of a poll scope the warehouse has never extracted (--initial-since). */
   initialSince?: string;
+  /** Run `redeliver` for each --redeliver-hook every this long (`1h`, `15m`). */
+  redeliverEvery?: string;
+  /** `repo:OWNER/NAME:HOOK_ID`, `org:ORG:HOOK_ID` or `app` (repeatable). */
+  redeliverHook?: string[];
 }
 
 /** The scheduled extract `serve` runs itself (`--poll-every`): its period, scope and GitHub credentials (from the environment). */
@@ -58,6 +65,14 @@ export interface ServeConfig {
   refreshSeconds: number;
   /** The scheduled extract, when `--poll-every` is given. */
   poll?: ServePoll | undefined;
+  /** The redelivery check of missed deliveries, when `--redeliver-every` is given. */
+  redeliver?: ServeRedeliver | undefined;
+}
+
+/** `redeliver` run by the server itself (serve/redeliver-timer.ts). */
+export interface ServeRedeliver {
+  everyMs: number;
+  hooks: RedeliverHook[];
 }
 
 const wholeNumber = (min: number, max: number) =>
@@ -133,7 +148,7 @@ export function parseServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
       }),
     );
   }
-  return { ...parsed.data, poll: parsePoll(flags, env) };
+  return { ...parsed.data, poll: parsePoll(flags, env), redeliver: parseRedeliver(flags, env) };
 }
 
 /** `30s`, `15m`, `1h`, `1d` (or a bare number of seconds) → milliseconds; undefined when not a duration. */
@@ -171,4 +186,46 @@ function parsePoll(flags: ServeFlags, env: NodeJS.ProcessEnv): ServePoll | undef
     appPrivateKeyFile: blankToUndefined(env.GITHUB_APP_PRIVATE_KEY_FILE),
     packagesToken: blankToUndefined(env.GITHUB_PACKAGES_TOKEN),
   };
+}
+
+/** GitHub answers a delivery list in pages of 100; checking more often than this only spends API budget. */
+const MIN_REDELIVER_MS = 5 * 60_000;
+
+/**
+ * `--redeliver-every` with its hooks. Each `--redeliver-hook` is checked as `redeliver` checks it
+ * (jobs/redeliver.ts `redeliverOptions`: the target's syntax and a credential for it), at startup, so a
+ * typo stops serve before it listens rather than an hour later.
+ */
+function parseRedeliver(flags: ServeFlags, env: NodeJS.ProcessEnv): ServeRedeliver | undefined {
+  const specs = flags.redeliverHook ?? [];
+  if (flags.redeliverEvery === undefined) {
+    if (specs.length > 0) throw new ConfigError([{ field: "--redeliver-every", message: "is required with --redeliver-hook (how often serve checks the hook for failed deliveries, e.g. 1h)" }]);
+    return undefined;
+  }
+  const everyMs = parseDuration(flags.redeliverEvery);
+  if (everyMs === undefined || everyMs < MIN_REDELIVER_MS) throw new ConfigError([{ field: "--redeliver-every", message: `must be a duration of at least 5m, e.g. 1h or 15m, got ${JSON.stringify(flags.redeliverEvery)}` }]);
+  if (specs.length === 0) throw new ConfigError([{ field: "--redeliver-every", message: "needs at least one --redeliver-hook: repo:OWNER/NAME:HOOK_ID, org:ORG:HOOK_ID or app" }]);
+  const apiUrl = blankToUndefined(env.GITHUB_API_URL) ?? "https://api.github.com";
+  const credentials = {
+    apiUrl,
+    token: blankToUndefined(env.GITHUB_TOKEN),
+    appId: blankToUndefined(env.GITHUB_APP_ID),
+    appPrivateKey: env.GITHUB_APP_PRIVATE_KEY || undefined,
+    appPrivateKeyFile: blankToUndefined(env.GITHUB_APP_PRIVATE_KEY_FILE),
+  };
+  const hooks: RedeliverHook[] = [];
+  for (const spec of specs) {
+    const field = `--redeliver-hook ${spec}`;
+    const m = /^(repo|org):(.+):(\d+)$/.exec(spec.trim());
+    const flagsOf = spec.trim() === "app" ? { app: true } : m ? { [m[1] === "repo" ? "repo" : "org"]: m[2], hookId: Number(m[3]) } : undefined;
+    if (!flagsOf) throw new ConfigError([{ field, message: "must be repo:OWNER/NAME:HOOK_ID, org:ORG:HOOK_ID or app" }]);
+    try {
+      const { log: _log, sinceHours: _since, dryRun: _dry, ...hook } = redeliverOptions({ ...flagsOf, sinceHours: 1, perPage: 100, dryRun: false }, credentials, silentLogger);
+      hooks.push(hook);
+    } catch (error) {
+      if (error instanceof ConfigError) throw new ConfigError(error.issues.map((i) => ({ field: `${field} (${i.field})`, message: i.message })));
+      throw error;
+    }
+  }
+  return { everyMs, hooks };
 }

@@ -66,6 +66,8 @@ export interface Metrics {
   delivery(event: string, outcome: DeliveryOutcome): void;
   observe(event: "workflow_run" | "workflow_job", payload: Record<string, unknown>): void;
   processingError(): void;
+  /** Redelivery requests serve's redelivery check made (serve/redeliver-timer.ts), by outcome. */
+  redeliveries(outcome: "redelivered" | "failed", count: number): void;
   text(): Promise<string>;
   contentType: string;
   /** Sizes and caps of the idempotency key stores (for tests and /health). */
@@ -321,6 +323,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
     help: "Webhook deliveries whose processing failed.",
     registers,
   });
+  const redeliveryRequests = new Counter({
+    name: `${p}webhook_redeliveries_requested_total`,
+    help: "Redeliveries of failed webhook deliveries serve asked GitHub for (--redeliver-every), by outcome of the request.",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
 
   const runs = new KeyStore<string>(options.maxRunKeys ?? DEFAULT_MAX_RUN_KEYS, (e) => runActive.dec({ ...e.labels, status: activeStatus(e.phase) }));
   const jobs = new KeyStore<number>(options.maxJobKeys ?? DEFAULT_MAX_JOB_KEYS, (e) => jobActive.dec({ ...e.labels, status: activeStatus(e.phase) }));
@@ -419,6 +427,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     processingError() {
       processingErrors.inc();
+    },
+    redeliveries(outcome, count) {
+      redeliveryRequests.inc({ outcome }, count);
     },
     text() {
       return registry.metrics();

@@ -17,6 +17,7 @@ import { Spool, ciEventKey, spoolDirOf, webhookKey, type SpoolEntry } from "./sp
 import { Flusher, loadedDeliveryKeys, type FlushResult } from "./flusher.js";
 import { githubObjectEvent, WEBHOOK_EVENTS } from "./events.js";
 import { Poller } from "./poll.js";
+import { RedeliverTimer } from "./redeliver-timer.js";
 import { PACKAGE_VERSION, registerApi } from "./api.js";
 import { registerWall } from "./wall/index.js";
 
@@ -37,6 +38,8 @@ export interface ServeServer {
   metrics: Metrics;
   /** The scheduled extract (`--poll-every`), when configured: `poller.poll()` runs one now. */
   poller: Poller | undefined;
+  /** The redelivery check (`--redeliver-every`), when configured: `redeliverer.run()` runs one now. */
+  redeliverer: RedeliverTimer | undefined;
   /** Loads the spool now (and transforms: "due" by default, "force", or "never"). */
   flush(opts?: { transform?: "due" | "force" | "never" }): Promise<FlushResult>;
   /** Stops accepting, finishes in-flight requests, flushes, releases the lock. */
@@ -117,6 +120,19 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
   const { everyMs, ...scope } = config.poll ?? { everyMs: 0 };
   // The reconciliation: the scheduled extract, run here under the lock this process holds.
   const poller = config.poll ? new Poller({ everyMs, duckdbPath: config.duckdbPath, stagingDir: config.stagingDir, extract: scope, flusher, log, onError: () => metrics.processingError() }) : undefined;
+  // Missed deliveries: serve asks GitHub to deliver them again, to its own POST /webhook.
+  const redeliverer = config.redeliver
+    ? new RedeliverTimer({
+        everyMs: config.redeliver.everyMs,
+        hooks: config.redeliver.hooks,
+        log,
+        onResult: (r) => {
+          metrics.redeliveries("redelivered", r.redelivered);
+          metrics.redeliveries("failed", r.failedToRedeliver);
+        },
+        onError: () => metrics.processingError(),
+      })
+    : undefined;
   const started = Date.now();
   let accepting = true;
 
@@ -246,6 +262,7 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
     timer = setInterval(tick, config.flushSeconds * 1000);
     timer.unref();
     poller?.start();
+    redeliverer?.start();
   }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
@@ -260,6 +277,7 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
       if (timer) clearInterval(timer);
       try {
         await poller?.stop();
+        await redeliverer?.stop();
         await app.close();
         await spool.rotate();
         await flusher.flush({ transform: "never" });
@@ -269,5 +287,5 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
       }
     })());
 
-  return { app, url, port, spool, flusher, metrics, poller, flush: (opts) => flusher.flush(opts), close };
+  return { app, url, port, spool, flusher, metrics, poller, redeliverer, flush: (opts) => flusher.flush(opts), close };
 }
