@@ -2,7 +2,8 @@
  * The read side of `serve`: `/api/metrics`, `/api/runs`, `/api/filters`, `/api/config` and `/api/status`
  * (what the status wall, `GET /`, draws). Everything is read from the models in the DuckDB file the
  * server owns (`actions_warehouse.fct_workflow_runs`, latest attempts only, and `fct_workflow_jobs`), plus
- * each run's raw payload from `github_raw.workflow_runs` (the version the staging models keep).
+ * one run's raw payload from `github_raw.workflow_runs` (the version the staging models keep) at
+ * `/api/runs/{run_id}/payload`, read only when the wall's side panel opens.
  *
  * DuckDB is opened through `Flusher.read`, between flushes, so the process never holds two DuckDB
  * instances on the file. Answers are cached per query until the next load or transform (at most a few
@@ -89,6 +90,8 @@ const runsQuery = z.strictObject({
   limit: limit(50),
 });
 const statusQuery = z.strictObject({ ...filterParams });
+const payloadQuery = z.strictObject({ attempt: z.coerce.number().int().min(1).max(1_000).optional() });
+const runIdParam = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const filtersQuery = z.strictObject({ repository: name.optional() });
 
 export class ApiParamError extends Error {
@@ -287,36 +290,46 @@ const STATUS_FILTERS: Record<string, string> = {
   running: `r.status IN (${sqlList(NOT_FINISHED)})`,
 };
 
-export async function readRuns(connection: DuckDBConnection, f: Filters & { status?: string | undefined; limit: number }): Promise<{ runs: (RecentRun & { payload: unknown })[] }> {
+export async function readRuns(connection: DuckDBConnection, f: Filters & { status?: string | undefined; limit: number }): Promise<{ runs: RecentRun[] }> {
   const present = await tablesPresent(connection);
   if (!present.runs) return { runs: [] };
   const w = where(f, { alias: "r" });
   const status = f.status ? ` AND ${STATUS_FILTERS[f.status] ?? "TRUE"}` : "";
-  // The raw version the staging models keep (stg_workflow_runs: newest updated_at, _extracted_at, _batch_id).
-  const payload = present.raw
-    ? `(SELECT p.payload::VARCHAR FROM ${rawTableRef("workflow_runs")} AS p WHERE p.run_id = r.run_id AND p.run_attempt = r.run_attempt
-        ORDER BY p.updated_at DESC, p._extracted_at DESC, p._batch_id DESC LIMIT 1)`
-    : "NULL";
   const found = await rows(
     connection,
-    `SELECT ${RUN_COLUMNS}, ${payload} AS payload FROM ${RUNS} AS r
+    `SELECT ${RUN_COLUMNS} FROM ${RUNS} AS r
      WHERE r.is_latest_attempt AND ${w.sql}${status}
      ORDER BY r.created_at DESC, r.run_id DESC LIMIT ${f.limit}`,
     w.values,
   );
-  return {
-    runs: found.map((r) => {
-      let parsed: unknown = null;
-      if (typeof r.payload === "string") {
-        try {
-          parsed = JSON.parse(r.payload);
-        } catch {
-          parsed = r.payload;
-        }
-      }
-      return { ...recentRun(r), payload: parsed };
-    }),
-  };
+  return { runs: found.map(recentRun) };
+}
+
+/**
+ * The raw payload of one run attempt (the latest when `attempt` is not given): the version the staging
+ * models keep (stg_workflow_runs: newest updated_at, _extracted_at, _batch_id). Read only when the wall's
+ * side panel opens, so a refresh never downloads fifty payloads. Undefined when the run is unknown.
+ */
+export async function readRunPayload(connection: DuckDBConnection, runId: number, attempt?: number): Promise<{ run_id: number; run_attempt: number; payload: unknown } | undefined> {
+  const present = await tablesPresent(connection);
+  if (!present.raw) return undefined;
+  const [found] = await rows(
+    connection,
+    `SELECT p.run_attempt, p.payload::VARCHAR AS payload FROM ${rawTableRef("workflow_runs")} AS p
+     WHERE p.run_id = $run_id${attempt === undefined ? "" : " AND p.run_attempt = $attempt"}
+     ORDER BY p.run_attempt DESC, p.updated_at DESC, p._extracted_at DESC, p._batch_id DESC LIMIT 1`,
+    attempt === undefined ? { run_id: runId } : { run_id: runId, attempt },
+  );
+  if (!found) return undefined;
+  let payload: unknown = null;
+  if (typeof found.payload === "string") {
+    try {
+      payload = JSON.parse(found.payload);
+    } catch {
+      payload = found.payload;
+    }
+  }
+  return { run_id: runId, run_attempt: Number(found.run_attempt), payload };
 }
 
 export async function readFilters(connection: DuckDBConnection, repository?: string): Promise<{ repositories: string[]; workflows: string[]; pairs: { repository: string; workflow: string }[] }> {
@@ -490,6 +503,23 @@ export function registerApi(app: FastifyInstance, options: ApiOptions): void {
       return cached(`runs ${JSON.stringify(f)}`, (c) => readRuns(c, f));
     }),
   );
+
+  // The wall's side panel: one run's raw payload, read when the panel opens.
+  app.get<{ Params: { run_id: string } }>("/api/runs/:run_id/payload", async (request, reply) => {
+    const id = runIdParam.safeParse(request.params.run_id);
+    if (!id.success) return reply.code(400).send({ ok: false, error: "run_id: must be a run id (a positive whole number)", param: "run_id" });
+    const q = payloadQuery.safeParse(request.query ?? {});
+    if (!q.success) return reply.code(400).send({ ok: false, error: "attempt: must be a run attempt (1 or more); the only query parameter", param: "attempt" });
+    let found: Awaited<ReturnType<typeof readRunPayload>>;
+    try {
+      found = await cached(`payload ${id.data} ${q.data.attempt ?? "latest"}`, (c) => readRunPayload(c, id.data, q.data.attempt));
+    } catch (error) {
+      request.log.error(error);
+      return reply.code(500).send({ ok: false, error: `cannot read the warehouse: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}` });
+    }
+    if (!found) return reply.code(404).send({ ok: false, error: `run ${id.data}${q.data.attempt ? ` attempt ${q.data.attempt}` : ""} is not in the warehouse` });
+    return reply.code(200).header("cache-control", "no-store").send(found);
+  });
 
   app.get("/api/status", (request, reply) =>
     answer(request, reply, async () => {

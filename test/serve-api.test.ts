@@ -330,22 +330,41 @@ describe("serve: /api/* against ground truth from the delivered events", () => {
     expect((await get("/api/runs?status=exploded")).body.param).toBe("status");
   });
 
-  it("/api/runs: recent runs with filters, each with its newest raw payload", async () => {
+  it("/api/runs: recent runs with filters; /api/runs/{id}/payload: a run's newest raw payload", async () => {
     const { status, body } = await get("/api/runs?limit=500");
     expect(status).toBe(200);
     const runs = body.runs as Json[];
     expect(runs).toHaveLength(60);
+    let earlierAttempts = 0;
     for (const run of runs) {
       const t = truth.find((r) => r.id === run.id);
       expect(t).toBeDefined();
-      const payload = run.payload as Json;
+      expect(run.run_attempt).toBe(t?.attempt);
+      // A refresh of the wall downloads no payload: it is read when the side panel opens.
+      expect(run).not.toHaveProperty("payload");
+      const answer = await get(`/api/runs/${String(run.id)}/payload`);
+      expect(answer.status).toBe(200);
+      const payload = answer.body.payload as Json;
       // The newest version of the latest attempt, exactly as delivered (extra fields kept).
+      expect(answer.body.run_attempt).toBe(t?.attempt);
       expect(payload.id).toBe(t?.id);
       expect(payload.run_attempt).toBe(t?.attempt);
       expect(payload.status).toBe(t?.status);
       expect(payload.extra_field).toBe(`kept-${t?.id}-${t?.attempt}-${t?.status}`);
       expect(run.html_url).toBe(payload.html_url);
+      if ((t?.attempt ?? 1) > 1) {
+        earlierAttempts += 1;
+        const first = await get(`/api/runs/${String(run.id)}/payload?attempt=1`);
+        expect(first.status).toBe(200);
+        expect((first.body.payload as Json).run_attempt).toBe(1);
+      }
     }
+    expect(earlierAttempts).toBeGreaterThan(0);
+    const unknown = await get("/api/runs/424242424242/payload");
+    expect(unknown.status).toBe(404);
+    expect(String(unknown.body.error)).toContain("424242424242");
+    expect((await get("/api/runs/abc/payload")).body.param).toBe("run_id");
+    expect((await get(`/api/runs/${String(runs[0]?.id)}/payload?attempt=0`)).body.param).toBe("attempt");
     const failed = await get("/api/runs?status=failure&repository=acme/api&limit=500");
     const wantFailed = truth.filter((r) => r.repo === "acme/api" && r.conclusion !== null && FAILURES.has(r.conclusion)).map((r) => r.id).sort();
     expect((failed.body.runs as Json[]).map((r) => r.id).sort()).toEqual(wantFailed);

@@ -207,6 +207,8 @@ describe.skipIf(!executablePath && !required)("serve: the status wall in headles
     const run = runs[3] as Json;
     await page.click(`#runs-table tbody tr[data-run-id="${String(run.id)}"] td:nth-child(2)`);
     await page.waitForSelector("#run-panel:not([hidden])");
+    // The payload is fetched when the panel opens (a refresh downloads none).
+    await page.waitForSelector('#run-panel-payload[data-loaded="true"]');
     const payload = JSON.parse((await page.$eval("#run-panel-payload", (e) => e.textContent)) ?? "null") as Json;
     expect(payload.id).toBe(run.id);
     expect(payload.html_url).toBe(run.html_url);

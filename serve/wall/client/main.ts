@@ -50,7 +50,6 @@ interface Run {
   branch: string | null;
   triggered_by: string | null;
   html_url: string | null;
-  payload: unknown;
 }
 
 interface MetricsAnswer {
@@ -288,6 +287,9 @@ function renderRuns(): void {
   byId("runs-empty").hidden = runs.length > 0;
 }
 
+/** The payload shown in the side panel, fetched once per run and status (a refresh never downloads payloads). */
+let shownPayload: string | undefined;
+
 function showRun(id: number): void {
   const run = runs.find((r) => r.id === id);
   if (!run) return;
@@ -298,13 +300,30 @@ function showRun(id: number): void {
     link.href = run.html_url;
     link.hidden = false;
   } else link.hidden = true;
-  byId("run-panel-payload").textContent = JSON.stringify(run.payload, null, 2);
   byId("run-panel").hidden = false;
   for (const tr of byId("runs-table").querySelectorAll("tbody tr")) tr.classList.toggle("selected", (tr as HTMLElement).dataset.runId === String(id));
+  const version = `${run.id}/${run.run_attempt}/${run.status}`;
+  if (shownPayload === version) return;
+  shownPayload = version;
+  const pre = byId("run-panel-payload");
+  pre.textContent = "loading the raw payload…";
+  pre.dataset.loaded = "false";
+  getJson<{ payload: unknown }>(`/api/runs/${run.id}/payload?attempt=${run.run_attempt}`)
+    .then((answer) => {
+      if (shownPayload !== version) return; // another run was opened meanwhile
+      pre.textContent = JSON.stringify(answer.payload, null, 2);
+      pre.dataset.loaded = "true";
+    })
+    .catch((error: unknown) => {
+      if (shownPayload !== version) return;
+      pre.textContent = `cannot load the payload: ${error instanceof Error ? error.message : String(error)}`;
+      shownPayload = undefined;
+    });
 }
 
 byId("run-panel-close").addEventListener("click", () => {
   selectedRun = undefined;
+  shownPayload = undefined;
   byId("run-panel").hidden = true;
   for (const tr of byId("runs-table").querySelectorAll("tbody tr.selected")) tr.classList.remove("selected");
 });
