@@ -354,14 +354,16 @@ export function buildProgram(log: Logger): Command {
       if (result.failedToRedeliver > 0) throw new Error(`redeliver: ${result.failedToRedeliver} redelivery request(s) failed (see the warnings above)`);
     });
 
-  program
-    .command("serve")
-    .description("the realtime server: signed GitHub webhooks and the CI-events API into the DuckDB warehouse within seconds, /health and Prometheus /metrics")
+  bigQueryOptions(program.command("serve"))
+    .description("the realtime server: signed GitHub webhooks and the CI-events API into the DuckDB warehouse within seconds (or BigQuery every few minutes with --warehouse bigquery), /health and Prometheus /metrics")
     .option("--port <n>", "port to listen on (default: PORT, else 8080)")
     .option("--host <address>", "address to listen on", "0.0.0.0")
     .option("--duckdb-path <file>", "DuckDB warehouse the server owns while it runs (spool and staging beside it)", defaults.duckdbPath)
-    .option("--staging-dir <dir>", "staging folder (default: the warehouse's own, as for extract)")
-    .option("--flush-seconds <n>", "load the spool into the warehouse every this many seconds", "5")
+    .option("--staging-dir <dir>", "staging folder (default: the warehouse's own, as for extract; with --warehouse bigquery, BigQuery's)")
+    .option("--flush-seconds <n>", "load the spool into the warehouse every this many seconds (default 5; with --warehouse bigquery: ship to BigQuery every this many seconds, default 300, at least 120 for the load-job quota)")
+    .addOption(new Option("--warehouse <kind>", "where deliveries land: duckdb (the --duckdb-path file) or bigquery (load jobs every --flush-seconds; the live endpoints read --duckdb-path)").choices(WAREHOUSES).default("duckdb"))
+    .option("--live-flush-seconds <n>", "with --warehouse bigquery: load the live DuckDB of the endpoints every this many seconds (default 5)")
+    .option("--live-days <n>", "with --warehouse bigquery: raw rows older than this many days leave the live DuckDB, daily (default 14)")
     .option("--transform-seconds <n>", "run the incremental transform at most every this many seconds", "60")
     .option("--metrics-prefix <prefix>", "prefix of the Prometheus metric names", "github_actions_")
     .option("--refresh-seconds <n>", "the status wall (GET /) refreshes itself every this many seconds", "15")
@@ -374,9 +376,9 @@ export function buildProgram(log: Logger): Command {
     .option("--redeliver-hook <hook>", "with --redeliver-every: repo:OWNER/NAME:HOOK_ID, org:ORG:HOOK_ID or app (repeatable; credentials as for redeliver)", collect, [])
     .addHelpText(
       "after",
-      `\nEnvironment:\n  GITHUB_WEBHOOK_SECRET  webhook secret(s), comma-separated for rotation (required)\n  INGEST_TOKEN           bearer token of POST /api/ci-events (the endpoint is off without it)\n  METRICS_TOKEN          bearer token of GET /metrics (open without it)\n  PORT                   port when --port is not given\n${examples(["GITHUB_WEBHOOK_SECRET=s3cret actions-warehouse serve --port 8123 --duckdb-path .warehouse/live.duckdb"])}`,
+      `\nEnvironment:\n  GITHUB_WEBHOOK_SECRET  webhook secret(s), comma-separated for rotation (required)\n  INGEST_TOKEN           bearer token of POST /api/ci-events (the endpoint is off without it)\n  METRICS_TOKEN          bearer token of GET /metrics (open without it)\n  PORT                   port when --port is not given\n${examples(["GITHUB_WEBHOOK_SECRET=s3cret actions-warehouse serve --port 8123 --duckdb-path .warehouse/live.duckdb", "GITHUB_WEBHOOK_SECRET=s3cret actions-warehouse serve --warehouse bigquery --project acme-data --location EU --bucket acme-aw-staging --prefix serve"])}`,
     )
-    .action(async (flags: { port?: string; host: string; duckdbPath: string; stagingDir?: string; flushSeconds: string; transformSeconds: string; metricsPrefix: string; refreshSeconds: string; pollEvery?: string; repo: string[]; org: string[]; user: string[]; initialSince?: string; redeliverEvery?: string; redeliverHook: string[] }) => {
+    .action(async (flags: { port?: string; host: string; duckdbPath: string; stagingDir?: string; flushSeconds?: string; warehouse: string; liveFlushSeconds?: string; liveDays?: string; project?: string; location?: string; bucket?: string; prefix?: string; transformSeconds: string; metricsPrefix: string; refreshSeconds: string; pollEvery?: string; repo: string[]; org: string[]; user: string[]; initialSince?: string; redeliverEvery?: string; redeliverHook: string[] }) => {
       const { parseServeConfig } = await import("../serve/config.js");
       const { startServe } = await import("../serve/server.js");
       const server = await startServe(parseServeConfig(flags), { log });

@@ -9,8 +9,10 @@ import { defaultStagingDir } from "../load/targets.js";
 import { redeliverOptions } from "../jobs/redeliver.js";
 import { silentLogger } from "../log/logger.js";
 import type { RedeliverHook } from "./redeliver-timer.js";
+import { liveFlushSeconds, parseServeBigQuery, type ServeBigQuery, type ServeBigQueryFlags } from "./bigquery-sink.js";
 
-export interface ServeFlags {
+/** `--warehouse`, `--live-flush-seconds`, `--live-days` and the BigQuery flags come from ServeBigQueryFlags. */
+export interface ServeFlags extends ServeBigQueryFlags {
   port?: string | number;
   duckdbPath: string;
   stagingDir?: string;
@@ -67,6 +69,11 @@ export interface ServeConfig {
   poll?: ServePoll | undefined;
   /** The redelivery check of missed deliveries, when `--redeliver-every` is given. */
   redeliver?: ServeRedeliver | undefined;
+  /**
+   * `--warehouse bigquery`: deliveries also go to BigQuery every `bigquery.flushSeconds`, while
+   * `flushSeconds` above stays the live DuckDB's cadence (`--live-flush-seconds`). Absent on duckdb.
+   */
+  bigquery?: ServeBigQuery | undefined;
 }
 
 /** `redeliver` run by the server itself (serve/redeliver-timer.ts). */
@@ -126,6 +133,7 @@ export function parseServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
+  const bigquery = parseServeBigQuery(flags, env);
   const input = {
     port: flags.port ?? blankToUndefined(env.PORT) ?? 8080,
     host: flags.host ?? "0.0.0.0",
@@ -133,8 +141,9 @@ export function parseServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
     ingestToken: blankToUndefined(env.INGEST_TOKEN),
     metricsToken: blankToUndefined(env.METRICS_TOKEN),
     duckdbPath: flags.duckdbPath,
-    stagingDir: flags.stagingDir ?? defaultStagingDir({ kind: "duckdb", path: flags.duckdbPath }),
-    flushSeconds: flags.flushSeconds ?? 5,
+    // On bigquery --staging-dir is BigQuery's staging folder; the live DuckDB keeps its own beside it.
+    stagingDir: (bigquery ? undefined : flags.stagingDir) ?? defaultStagingDir({ kind: "duckdb", path: flags.duckdbPath }),
+    flushSeconds: liveFlushSeconds(flags),
     transformSeconds: flags.transformSeconds ?? 60,
     refreshSeconds: flags.refreshSeconds ?? 15,
     metricsPrefix: flags.metricsPrefix ?? "github_actions_",
@@ -148,7 +157,7 @@ export function parseServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
       }),
     );
   }
-  return { ...parsed.data, poll: parsePoll(flags, env), redeliver: parseRedeliver(flags, env) };
+  return { ...parsed.data, poll: parsePoll(flags, env), redeliver: parseRedeliver(flags, env), ...(bigquery ? { bigquery } : {}) };
 }
 
 /** `30s`, `15m`, `1h`, `1d` (or a bare number of seconds) → milliseconds; undefined when not a duration. */

@@ -59,6 +59,11 @@ export interface FlusherOptions {
   transformSeconds: number;
   log: Logger;
   onError?: (error: unknown) => void;
+  /**
+   * `--warehouse bigquery` (serve/bigquery-sink.ts): a segment now in the live DuckDB is handed over
+   * (moved away) instead of deleted, until BigQuery has it. Called with its path and delivery count.
+   */
+  retainSegment?: (path: string, deliveries: number) => void;
 }
 
 export interface FlushResult {
@@ -188,7 +193,10 @@ export class Flusher {
         mkdirSync(dirname(to), { recursive: true });
         renameSync(from, to);
       }
-      for (const s of staged) spool.remove(s.segment);
+      for (const s of staged) {
+        this.options.retainSegment?.(join(spool.dir, s.segment), s.keys.length);
+        spool.remove(s.segment);
+      }
       result.segments = staged.length;
       this.lastLoadAt = new Date();
     }

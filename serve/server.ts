@@ -17,6 +17,7 @@ import { Spool, ciEventKey, spoolDirOf, webhookKey, type SpoolEntry } from "./sp
 import { Flusher, loadedDeliveryKeys, type FlushResult } from "./flusher.js";
 import { githubObjectEvent, WEBHOOK_EVENTS } from "./events.js";
 import { Poller } from "./poll.js";
+import { BigQuerySink, type BigQuerySinkOptions } from "./bigquery-sink.js";
 import { RedeliverTimer } from "./redeliver-timer.js";
 import { PACKAGE_VERSION, registerApi } from "./api.js";
 import { registerWall } from "./wall/index.js";
@@ -38,6 +39,8 @@ export interface ServeServer {
   metrics: Metrics;
   /** The scheduled extract (`--poll-every`), when configured: `poller.poll()` runs one now. */
   poller: Poller | undefined;
+  /** `--warehouse bigquery`: ships the deliveries to BigQuery every --flush-seconds; `bigquery.ship()` ships now. */
+  bigquery: BigQuerySink | undefined;
   /** The redelivery check (`--redeliver-every`), when configured: `redeliverer.run()` runs one now. */
   redeliverer: RedeliverTimer | undefined;
   /** Loads the spool now (and transforms: "due" by default, "force", or "never"). */
@@ -50,6 +53,8 @@ export interface ServeOptions {
   log: Logger;
   /** Set false in tests that drive flushes themselves. Default true. */
   timers?: boolean;
+  /** `--warehouse bigquery` clients and step observer (tests simulate a crash between steps with it). */
+  bigquery?: Pick<BigQuerySinkOptions, "onStep" | "bigquery" | "staging" | "pollMs">;
 }
 
 function constantTimeEqual(a: string, b: string): boolean {
@@ -116,7 +121,15 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
     throw error;
   }
   const metrics = createMetrics({ prefix: config.metricsPrefix });
-  const flusher = new Flusher({ duckdbPath: config.duckdbPath, stagingDir: config.stagingDir, spool, transformSeconds: config.transformSeconds, log });
+  let sink: BigQuerySink | undefined;
+  try {
+    sink = config.bigquery ? await BigQuerySink.open({ config: config.bigquery, duckdbPath: config.duckdbPath, log, onError: () => metrics.processingError(), ...options.bigquery }) : undefined;
+  } catch (error) {
+    await spool.close();
+    lock.release();
+    throw error;
+  }
+  const flusher = new Flusher({ duckdbPath: config.duckdbPath, stagingDir: config.stagingDir, spool, transformSeconds: config.transformSeconds, log, ...(sink ? { retainSegment: sink.retain } : {}) });
   const { everyMs, ...scope } = config.poll ?? { everyMs: 0 };
   // The reconciliation: the scheduled extract, run here under the lock this process holds.
   const poller = config.poll ? new Poller({ everyMs, duckdbPath: config.duckdbPath, stagingDir: config.stagingDir, extract: scope, flusher, log, onError: () => metrics.processingError() }) : undefined;
@@ -226,6 +239,7 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
       spool_backlog: spool.backlog,
       last_load_at: flusher.lastLoadAt?.toISOString() ?? null,
       last_transform_at: flusher.lastTransformAt?.toISOString() ?? null,
+      ...(sink?.health() ?? {}),
     });
   };
   app.get("/health", health);
@@ -262,6 +276,8 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
     timer = setInterval(tick, config.flushSeconds * 1000);
     timer.unref();
     poller?.start();
+    sink?.start();
+    sink?.startLivePruning(flusher);
     redeliverer?.start();
   }
   const address = app.server.address();
@@ -281,11 +297,13 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
         await app.close();
         await spool.rotate();
         await flusher.flush({ transform: "never" });
+        // On BigQuery the last window ships too; a failure keeps the segments and fails the stop.
+        await sink?.shutdown();
       } finally {
         await spool.close();
         lock.release();
       }
     })());
 
-  return { app, url, port, spool, flusher, metrics, poller, redeliverer, flush: (opts) => flusher.flush(opts), close };
+  return { app, url, port, spool, flusher, metrics, poller, bigquery: sink, redeliverer, flush: (opts) => flusher.flush(opts), close };
 }
