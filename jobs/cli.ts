@@ -359,7 +359,7 @@ export function buildProgram(log: Logger): Command {
     .option("--port <n>", "port to listen on (default: PORT, else 8080)")
     .option("--host <address>", "address to listen on", "0.0.0.0")
     .option("--duckdb-path <file>", "DuckDB warehouse the server owns while it runs (spool and staging beside it)", defaults.duckdbPath)
-    .option("--staging-dir <dir>", "staging folder (default: the warehouse's own, as for extract; with --warehouse bigquery, BigQuery's)")
+    .option("--staging-dir <dir>", "staging folder (default: the warehouse's own, as for extract; with --warehouse bigquery, BigQuery's: default STEM.bigquery-staging/ beside the DuckDB file)")
     .option("--flush-seconds <n>", "load the spool into the warehouse every this many seconds (default 5; with --warehouse bigquery: ship to BigQuery every this many seconds, default 300, at least 120 for the load-job quota)")
     .addOption(new Option("--warehouse <kind>", "where deliveries land: duckdb (the --duckdb-path file) or bigquery (load jobs every --flush-seconds; the live endpoints read --duckdb-path)").choices(WAREHOUSES).default("duckdb"))
     .option("--live-flush-seconds <n>", "with --warehouse bigquery: load the live DuckDB of the endpoints every this many seconds (default 5)")

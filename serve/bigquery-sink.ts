@@ -32,7 +32,7 @@ import { loadIntoBigQuery } from "../load/bigquery-load.js";
 import type { GcsStaging } from "../load/gcs-staging.js";
 import { archivedManifestPath, parseManifest } from "../load/staging.js";
 import { stateObjectPath } from "../load/state-objects.js";
-import { defaultStagingDir, targetId, type Target } from "../load/targets.js";
+import { targetId, type Target } from "../load/targets.js";
 import type { Logger } from "../log/logger.js";
 import { stagingLayout, type Manifest } from "../schemas/manifest.js";
 import { rawTableNames } from "../schemas/raw-tables.js";
@@ -63,6 +63,7 @@ export const DEFAULT_LIVE_FLUSH_SECONDS = 5;
 export const DEFAULT_LIVE_DAYS = 14;
 
 export interface ServeBigQueryFlags extends BigQuerySettingsInput {
+  duckdbPath: string;
   warehouse?: string;
   flushSeconds?: string | number;
   liveFlushSeconds?: string | number;
@@ -139,9 +140,15 @@ export function parseServeBigQuery(flags: ServeBigQueryFlags, env: NodeJS.Proces
     },
     env,
   );
-  const target: Target = { kind: "bigquery", project: settings.projectId };
-  return { settings, flushSeconds, stagingDir: flags.stagingDir ?? defaultStagingDir(target), liveDays };
+  return { settings, flushSeconds, stagingDir: flags.stagingDir ?? bigQueryStagingDirOf(flags.duckdbPath), liveDays };
 }
+
+/**
+ * `<dir>/<name>.bigquery-staging/` beside the DuckDB file, not the cwd-relative folder of `load`
+ * (`defaultStagingDir`): a staged manifest is what stops a second, different staging of an extract after a
+ * crash, so it must live with the retained segments (the same volume), whatever folder serve starts in.
+ */
+export const bigQueryStagingDirOf = (duckdbPath: string): string => join(dirname(duckdbPath), `${basename(duckdbPath, extname(duckdbPath))}.bigquery-staging`);
 
 /** `<dir>/<name>.bigquery-pending/` beside the DuckDB file and its spool: segments loaded live, not yet in BigQuery. */
 export const pendingDirOf = (duckdbPath: string): string => join(dirname(duckdbPath), `${basename(duckdbPath, extname(duckdbPath))}.bigquery-pending`);
@@ -292,6 +299,12 @@ export class BigQuerySink {
    * segments stay retained and the next window ships them) and counts as a processing error.
    */
   async window(): Promise<ShipResult | undefined> {
+    // A window still waiting for its load jobs covers this one too: queueing ticks behind it would only
+    // pile up (they would ship nothing more than the next tick will).
+    if (this.running) {
+      this.options.log.debug("the previous BigQuery window is still running; this tick is skipped");
+      return undefined;
+    }
     try {
       return await this.ship();
     } catch (error) {

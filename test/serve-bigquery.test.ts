@@ -8,6 +8,7 @@
  * 503, as during an outage) and bring it back.
  */
 import { randomUUID } from "node:crypto";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -397,6 +398,74 @@ describe("serve --warehouse bigquery", () => {
   }, 60_000);
 });
 
+describe("serve --warehouse bigquery as a process", () => {
+  const BIN = join(import.meta.dirname, "..", "bin", "actions-warehouse.js");
+
+  async function freePort(): Promise<number> {
+    const s = createServer();
+    await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+    const port = (s.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+    return port;
+  }
+
+  function spawnServe(args: string[]): { proc: ChildProcess; exited: Promise<number | null>; stderr: () => string } {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...google.env, STORAGE_EMULATOR_HOST: gcsProxy.url, GITHUB_WEBHOOK_SECRET: SECRET, LOG_LEVEL: "info" };
+    for (const name of ["GCS_BUCKET", "GCS_PREFIX", "BIGQUERY_LOCATION", "PORT"]) delete env[name];
+    const proc = spawn(process.execPath, [BIN, "serve", ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    proc.stderr?.on("data", (c: Buffer) => (err += c.toString()));
+    proc.stdout?.resume();
+    return { proc, exited: new Promise((resolve) => proc.once("exit", (code) => resolve(code))), stderr: () => err };
+  }
+
+  async function waitForHealth(port: number, ok: (h: Json) => boolean, timeoutMs = 60_000): Promise<Json> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/health`);
+        if (res.ok) {
+          const h = (await res.json()) as Json;
+          if (ok(h)) return h;
+        }
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for /health on ${port}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it("survives a SIGKILL after the live load, and SIGTERM ships the rest and exits 0: every delivery in BigQuery once", async () => {
+    const port = await freePort();
+    const duckdbPath = join(dir, "process.duckdb");
+    const args = ["--port", String(port), "--host", "127.0.0.1", "--duckdb-path", duckdbPath, "--warehouse", "bigquery", "--project", PROJECT, "--bucket", BUCKET, "--prefix", "serve/process", "--staging-dir", join(dir, "process-bq-staging"), "--live-flush-seconds", "1", "--transform-seconds", "3600"];
+    const a = range(6000, 5);
+    const b = range(6100, 4);
+    const first = spawnServe(args);
+    await waitForHealth(port, () => true);
+    await deliverRuns(`http://127.0.0.1:${port}`, a);
+    // Loaded into the live DuckDB and retained for BigQuery (the 300 s window has not come).
+    await waitForHealth(port, (h) => (h.bigquery_backlog as { deliveries: number }).deliveries === 10 && (h.spool_backlog as number) === 0);
+    first.proc.kill("SIGKILL");
+    await first.exited;
+    expect(bqRunIds(a)).toEqual([]);
+
+    const second = spawnServe(args);
+    const h = await waitForHealth(port, () => true);
+    expect(h.bigquery_backlog).toEqual({ segments: 1, deliveries: 10 });
+    await deliverRuns(`http://127.0.0.1:${port}`, b);
+    second.proc.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+    expect(second.stderr()).not.toMatch(/"level":"error"/);
+    expect(bqRunIds([...a, ...b])).toEqual([...a, ...b]);
+    expect(bqJobIds([...a, ...b])).toEqual([...a, ...b].map((id) => id * 10));
+    // The stop shipped one extract: the SIGKILLed process's retained segment and the new deliveries together.
+    expect(perTable(loadJobsUnder("serve/process"))).toEqual({ _extracts: 1, job_steps: 1, workflow_jobs: 1, workflow_runs: 1 });
+    expect(pendingFiles("process")).toEqual([]);
+  }, 120_000);
+});
+
 describe("serve --warehouse bigquery: --live-days", () => {
   it("deletes raw rows older than --live-days from the live DuckDB only and rebuilds the models from what is left", async () => {
     const server = await start("live-days");
@@ -439,6 +508,9 @@ describe("serve --warehouse bigquery configuration", () => {
     expect(config.flushSeconds).toBe(5);
     expect(config.bigquery?.liveDays).toBe(14);
     expect(config.bigquery?.settings.staging).toEqual({ bucket: BUCKET, prefix: "" });
+    // BigQuery's staging folder lives with the retained segments, beside the DuckDB file (crash state).
+    expect(config.bigquery?.stagingDir).toBe(join(tmpdir(), "cfg.bigquery-staging"));
+    expect(config.stagingDir).toBe(join(tmpdir(), "cfg.staging"));
     expect(parseServeConfig({ ...base, flushSeconds: 120, liveFlushSeconds: 2 }, env)).toMatchObject({ flushSeconds: 2, bigquery: { flushSeconds: 120 } });
     expect(parseServeConfig({ duckdbPath: base.duckdbPath }, env).bigquery).toBeUndefined();
   });
