@@ -29,6 +29,7 @@ import type { BigQuery } from "@google-cloud/bigquery";
 import { ConfigError } from "../extract/config.js";
 import { bigQuerySettings, checkStaging, createBigQuery, createGcsStaging, type BigQuerySettings, type BigQuerySettingsInput } from "../load/bigquery-client.js";
 import { loadIntoBigQuery } from "../load/bigquery-load.js";
+import { QUARANTINE_TABLE } from "../load/bigquery-tables.js";
 import type { GcsStaging } from "../load/gcs-staging.js";
 import { archivedManifestPath, parseManifest } from "../load/staging.js";
 import { stateObjectPath } from "../load/state-objects.js";
@@ -342,7 +343,8 @@ export class BigQuerySink {
         const present = new Set(
           (await w.connection.runAndReadAll(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1`, [datasets.raw])).getRowObjectsJS().map((r) => String(r.table_name)),
         );
-        for (const table of rawTableNames) {
+        // The raw tables, and the live quarantine (which BigQuery's `_quarantine` keeps as well).
+        for (const table of [...rawTableNames, QUARANTINE_TABLE]) {
           if (!present.has(table)) continue;
           const result = await w.connection.run(`DELETE FROM "${datasets.raw}"."${table}" WHERE _extracted_at < $1::TIMESTAMPTZ`, [cutoff]);
           if (result.rowsChanged > 0) deleted[table] = result.rowsChanged;
@@ -350,7 +352,7 @@ export class BigQuerySink {
       } finally {
         w.close();
       }
-      const rebuilt = Object.keys(deleted).length > 0;
+      const rebuilt = Object.keys(deleted).some((table) => table !== QUARANTINE_TABLE);
       // The incremental models still hold what the deleted rows made: rebuild them from what is left.
       if (rebuilt) await runTransform({ duckdbPath, fullRefresh: true });
       log.info("live DuckDB pruned", { live_days: config.liveDays, cutoff, deleted, models_rebuilt: rebuilt });
