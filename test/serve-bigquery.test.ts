@@ -398,6 +398,34 @@ describe("serve --warehouse bigquery", () => {
   }, 60_000);
 });
 
+describe("serve --warehouse bigquery: BigQuery failing", () => {
+  it("a window whose load jobs were created but could not be followed is finished by the next window, with the same jobs", async () => {
+    const server = await start("bq-fault");
+    const ids = range(7000, 3);
+    let broken = true;
+    // Job inserts go through (the jobs run), but asking about them fails: the window cannot know.
+    google.bigquery.setFault((req) => (broken && req.method === "GET" && /\/jobs\/aw_/.test(req.path) ? { status: 403, afterHandling: false } : undefined));
+    try {
+      await deliverRuns(server.url, ids);
+      await server.flush({ transform: "never" });
+      expect(await server.bigquery?.window()).toBeUndefined();
+      const jobsAfterFailure = loadJobsUnder("serve/bq-fault");
+      expect(jobsAfterFailure.length).toBeGreaterThan(0);
+      expect((await health(server)).bigquery_backlog).toEqual({ segments: 1, deliveries: 6 });
+      broken = false;
+      const next = await server.bigquery?.window();
+      expect(next?.extracts).toHaveLength(1);
+      // The next window found the jobs by their ids: nothing submitted twice, every row once.
+      expect(perTable(loadJobsUnder("serve/bq-fault"))).toEqual({ _extracts: 1, job_steps: 1, workflow_jobs: 1, workflow_runs: 1 });
+      expect(bqRunIds(ids)).toEqual(ids);
+      expect(bqJobIds(ids)).toEqual(ids.map((id) => id * 10));
+    } finally {
+      google.bigquery.setFault(undefined);
+      await server.close();
+    }
+  }, 60_000);
+});
+
 describe("serve --warehouse bigquery as a process", () => {
   const BIN = join(import.meta.dirname, "..", "bin", "actions-warehouse.js");
 
