@@ -113,6 +113,26 @@ export const certifiedFunctions: Record<string, CertifiedFunction> = {
   },
   lower: { doc: `${REF}/string_functions#lower`, cases: [c("LOWER('FOO')", "foo", "STRING"), c("LOWER('Ubuntu-Latest')", "ubuntu-latest", "STRING")] },
   starts_with: { doc: `${REF}/string_functions#starts_with`, cases: [c("STARTS_WITH('bar', 'b')", true, "BOOL"), c("STARTS_WITH('foo', 'b')", false, "BOOL")] },
+  // LIKE: "_ matches a single character or byte", "% matches any number of characters or bytes";
+  // case-sensitive ('apple' LIKE 'A%' is FALSE). The alert scope globs (alerts/globs.ts) rely on `_`
+  // matching one character, a multi-byte one (U+E000, their stand-in for a literal `_`) included.
+  $like: {
+    doc: `${REF}/operators#like_operator`,
+    cases: [
+      c("'apple' LIKE 'a%'", true, "BOOL"),
+      c("'apple' LIKE '%a'", false, "BOOL"),
+      c("'apple' LIKE 'A%'", false, "BOOL"),
+      c("'ab' LIKE 'a_'", true, "BOOL"),
+      c("'acme/web\uE000app' LIKE 'acme/web_app'", true, "BOOL"),
+      c("'release/1.2/hotfix' LIKE 'release/%'", true, "BOOL"),
+      c("SELECT s LIKE 'a%' AS v FROM UNNEST([CAST(NULL AS STRING)]) AS s", null, "BOOL"),
+    ],
+  },
+  // REPLACE('blackberry pie', 'pie', 'cobbler') is 'blackberry cobbler'; every occurrence is replaced.
+  replace: {
+    doc: `${REF}/string_functions#replace`,
+    cases: [c("REPLACE('blackberry pie', 'pie', 'cobbler')", "blackberry cobbler", "STRING"), c("REPLACE('a_b_c', '_', '-')", "a-b-c", "STRING"), c("REPLACE('100%', '%', 'x')", "100x", "STRING")],
+  },
   split: {
     doc: `${REF}/string_functions#split`,
     cases: [c("SPLIT('b,c,d', ',')", ["b", "c", "d"], "ARRAY<STRING>"), c("SPLIT('build (ubuntu-latest, 20)', ' (')", ["build", "ubuntu-latest, 20)"], "ARRAY<STRING>"), c("SPLIT('a', ',')", ["a"], "ARRAY<STRING>")],
