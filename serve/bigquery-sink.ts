@@ -26,6 +26,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import type { BigQuery } from "@google-cloud/bigquery";
+import { Gauge, type Registry } from "prom-client";
 import { ConfigError } from "../extract/config.js";
 import { bigQuerySettings, checkStaging, createBigQuery, createGcsStaging, type BigQuerySettings, type BigQuerySettingsInput } from "../load/bigquery-client.js";
 import { loadIntoBigQuery } from "../load/bigquery-load.js";
@@ -283,6 +284,31 @@ export class BigQuerySink {
 
   health(): { bigquery_backlog: { segments: number; deliveries: number }; last_bigquery_load_at: string | null; last_bigquery_error: string | null } {
     return { bigquery_backlog: this.backlog(), last_bigquery_load_at: this.lastLoadAt?.toISOString() ?? null, last_bigquery_error: this.lastError ?? null };
+  }
+
+  /**
+   * Prometheus gauges (`<prefix>bigquery_backlog_deliveries`, `<prefix>bigquery_backlog_segments`,
+   * `<prefix>bigquery_last_load_timestamp_seconds`) so the backlog can be alerted on like the rest of serve.
+   */
+  registerMetrics(registry: Registry, prefix: string): void {
+    const deliveries: Gauge = new Gauge({
+      name: `${prefix}bigquery_backlog_deliveries`,
+      help: "Deliveries received and in the live DuckDB but not yet loaded into BigQuery (--warehouse bigquery).",
+      registers: [registry],
+      collect: () => deliveries.set(this.backlog().deliveries),
+    });
+    const segments: Gauge = new Gauge({
+      name: `${prefix}bigquery_backlog_segments`,
+      help: "Spool segments retained for BigQuery (--warehouse bigquery).",
+      registers: [registry],
+      collect: () => segments.set(this.backlog().segments),
+    });
+    const lastLoad: Gauge = new Gauge({
+      name: `${prefix}bigquery_last_load_timestamp_seconds`,
+      help: "When a BigQuery window last loaded deliveries (Unix seconds; 0 before the first).",
+      registers: [registry],
+      collect: () => lastLoad.set(this.lastLoadAt ? this.lastLoadAt.getTime() / 1000 : 0),
+    });
   }
 
   /** Ships every retained delivery now (after the ship under way, if any). Throws when the window failed; nothing is lost. */

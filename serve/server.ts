@@ -129,6 +129,7 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
     lock.release();
     throw error;
   }
+  sink?.registerMetrics(metrics.registry, config.metricsPrefix);
   const flusher = new Flusher({ duckdbPath: config.duckdbPath, stagingDir: config.stagingDir, spool, transformSeconds: config.transformSeconds, log, ...(sink ? { retainSegment: sink.retain } : {}) });
   const { everyMs, ...scope } = config.poll ?? { everyMs: 0 };
   // The reconciliation: the scheduled extract, run here under the lock this process holds.

@@ -257,6 +257,9 @@ describe("serve --warehouse bigquery", () => {
       expect(before.bigquery_backlog).toEqual({ segments: expect.any(Number), deliveries: 25 });
       expect((before.bigquery_backlog as { segments: number }).segments).toBeGreaterThan(0);
       expect(before.last_bigquery_load_at).toBeNull();
+      const metricsBefore = await server.metrics.text();
+      expect(metricsBefore).toMatch(/^github_actions_bigquery_backlog_deliveries 25$/m);
+      expect(metricsBefore).toMatch(/^github_actions_bigquery_last_load_timestamp_seconds 0$/m);
 
       const shipped = await server.bigquery?.ship();
       expect(shipped?.extracts).toHaveLength(1);
@@ -268,6 +271,9 @@ describe("serve --warehouse bigquery", () => {
       expect(perTable(loadJobsUnder("serve/once"))).toEqual({ _extracts: 1, job_steps: 1, workflow_jobs: 1, workflow_runs: 1 });
       const after = await health(server);
       expect(after.bigquery_backlog).toEqual({ segments: 0, deliveries: 0 });
+      const metricsAfter = await server.metrics.text();
+      expect(metricsAfter).toMatch(/^github_actions_bigquery_backlog_deliveries 0$/m);
+      expect(Number(/^github_actions_bigquery_last_load_timestamp_seconds (\S+)$/m.exec(metricsAfter)?.[1]) * 1000).toBeCloseTo(Date.parse(String(after.last_bigquery_load_at)), -1);
       expect(typeof after.last_bigquery_load_at).toBe("string");
       expect(pendingFiles("once")).toEqual([]);
       // The local staged copies are gone once BigQuery has them (serve runs for months).
