@@ -18,7 +18,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import { columnsOf, type RawTableName } from "../schemas/raw-tables.js";
 import { manifestSchema, stagingLayout, type BatchFile, type Manifest } from "../schemas/manifest.js";
 import type { Logger } from "../log/logger.js";
-import { createRawTables, openDuckDb, quoteIdent, rawTableRef } from "./duckdb-connection.js";
+import { createRawTables, openDuckDb, quoteIdent, rawTableRef, type DuckDbSettings } from "./duckdb-connection.js";
 import { datasets } from "./datasets.js";
 import { stateTableDdl } from "./state-tables.js";
 import { checkTargets } from "./targets.js";
@@ -186,11 +186,13 @@ export interface LoadOptions {
   log: Logger;
   /** Called before each transaction: the crash-injection point of the resilience tests. */
   beforeStep?: () => void;
+  /** DuckDB settings of the opening (serve bounds threads and memory). */
+  duckdb?: DuckDbSettings;
 }
 
 export async function loadIntoDuckDb(options: LoadOptions): Promise<LoadResult> {
   const started = Date.now();
-  const warehouse = await openDuckDb(options.duckdbPath);
+  const warehouse = await openDuckDb(options.duckdbPath, options.duckdb);
   const result: LoadResult = { loaded: [], skipped: 0, rows: {}, quarantined: 0, durationMs: 0 };
   try {
     await ensureBookkeeping(warehouse.connection);
@@ -223,7 +225,7 @@ export async function loadIntoDuckDb(options: LoadOptions): Promise<LoadResult> 
       }
     }
   } finally {
-    warehouse.close();
+    await warehouse.closeAsync();
   }
   result.durationMs = Date.now() - started;
   options.log.info("load finished", { batches: result.loaded.length, already_loaded: result.skipped, rows: result.rows, quarantined: result.quarantined, duration_ms: result.durationMs });

@@ -56,6 +56,9 @@ export interface StageResult {
 
 const SOURCE = "webhook";
 
+/** Longest stretch of staging work between two turns of the event loop. */
+const YIELD_AFTER_MS = 5;
+
 /** Writes one spool segment as a staged extract (batches and manifest). */
 export async function stageDeliveries(entries: SpoolEntry[], options: StageOptions): Promise<StageResult> {
   const startedAt = new Date().toISOString();
@@ -63,8 +66,15 @@ export async function stageDeliveries(entries: SpoolEntry[], options: StageOptio
   const writer = new BatchWriter(options.stagingDir, options.extractId, date);
   // Receipt order: the raw rows' `_extracted_at` grows with it.
   const ordered = [...entries].sort((a, b) => a.received_at.localeCompare(b.received_at));
+  // Staging runs on the server's event loop: give way to waiting requests every few milliseconds, so
+  // a large segment costs the acknowledgements a little latency each time, not one long stall.
+  let slice = performance.now();
   try {
     for (const entry of ordered) {
+      if (performance.now() - slice > YIELD_AFTER_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        slice = performance.now();
+      }
       const at = entry.received_at;
       const body = entry.body;
       const source = `${SOURCE}:${entry.event}:${entry.delivery}`;

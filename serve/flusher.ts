@@ -12,12 +12,20 @@
  *      pending manifests however long the server runs;
  *   5. delete the segment.
  * A crash between any two steps repeats the later steps at the next start, never the effect twice.
+ *
+ * Transforms: the full transform (every model and assertion) runs at most every `--transform-seconds`;
+ * between two, every flush that loaded rows builds only the live endpoints' models (`LIVE_TAG`) and their
+ * upstream, with the same definitions, so /api/metrics is one flush behind the spool, not one transform.
+ *
+ * DuckDB is opened per step (`SERVE_DUCKDB`: one thread, bounded memory) and closed with an asynchronous
+ * checkpoint first (`closeAsync`): a synchronous close checkpoints on the event loop and held every
+ * acknowledgement back for hundreds of milliseconds.
  */
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { archivedManifestPath } from "../load/staging.js";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { openDuckDb, type Warehouse } from "../load/duckdb-connection.js";
+import { openDuckDb, type DuckDbSettings, type Warehouse } from "../load/duckdb-connection.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
 import { datasets } from "../load/datasets.js";
 import { targetId } from "../load/targets.js";
@@ -28,6 +36,24 @@ import { stageDeliveries } from "./events.js";
 import type { Spool } from "./spool.js";
 
 const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/**
+ * The Dataform tag of the models the live endpoints read (serve/api.ts: fct_workflow_runs,
+ * fct_workflow_jobs). After every flush that loaded rows they are built with their upstream (the staging
+ * views and dim_runner_rates), by the same definitions and incremental SQL as the full transform, so a
+ * delivery shows in /api/metrics one flush after it lands, while everything else (reporting views,
+ * package and step facts, assertions) keeps the `--transform-seconds` cadence. A model the live
+ * endpoints start to read gets the tag too.
+ */
+export const LIVE_TAG = "live";
+
+/**
+ * DuckDB as `serve` opens it: one query thread, so a load or transform never takes every core from the
+ * event loop that answers deliveries (on a 2-core machine DuckDB's default of all cores stalled the
+ * acknowledgements), and a bounded buffer pool (DuckDB's default is 80% of the machine's memory; past
+ * the limit it spills to disk), so the server's memory stays flat whatever the warehouse size.
+ */
+export const SERVE_DUCKDB: DuckDbSettings = { memoryLimit: "512MB", threads: 1 };
 
 export const deliveriesTable = `"${datasets.raw}"."_deliveries"`;
 
@@ -41,14 +67,14 @@ export async function ensureDeliveriesTable(connection: DuckDBConnection): Promi
 
 /** Keys of deliveries loaded in the last `DELIVERY_KEY_DAYS` days (older ones are pruned). */
 export async function loadedDeliveryKeys(duckdbPath: string): Promise<string[]> {
-  const w = await openDuckDb(duckdbPath);
+  const w = await openDuckDb(duckdbPath, SERVE_DUCKDB);
   try {
     await ensureDeliveriesTable(w.connection);
     await w.connection.run(`DELETE FROM ${deliveriesTable} WHERE received_at < now() - INTERVAL ${DELIVERY_KEY_DAYS} DAY`);
     const reader = await w.connection.runAndReadAll(`SELECT DISTINCT delivery_key FROM ${deliveriesTable}`);
     return reader.getRowObjectsJS().map((r) => String(r.delivery_key));
   } finally {
-    w.close();
+    await w.closeAsync();
   }
 }
 
@@ -71,6 +97,44 @@ export interface FlushResult {
   deliveries: number;
   rows: Record<string, number>;
   transformed: boolean;
+  /** Only the live models were built (LIVE_TAG), as after every flush that loaded rows between full transforms. */
+  live?: boolean;
+}
+
+/**
+ * Who holds the warehouse: many reads at once, or one writer (a flush or an exclusive run) alone. Grants
+ * are FIFO, so a waiting writer goes before reads that arrive after it and reads cannot starve a flush.
+ * A plain queue, not "wake every waiter and let them re-check": woken waiters all saw the warehouse free
+ * at once and two flushes ran together, staging the same segment twice (ENOENT on its `.partial`).
+ */
+class WarehouseTurns {
+  private readers = 0;
+  private writer = false;
+  private readonly queue: { write: boolean; grant: () => void }[] = [];
+
+  acquire(write: boolean): Promise<() => void> {
+    return new Promise((resolve) => {
+      this.queue.push({ write, grant: () => resolve(() => this.release(write)) });
+      this.pump();
+    });
+  }
+
+  private release(write: boolean): void {
+    if (write) this.writer = false;
+    else this.readers -= 1;
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0 && !this.writer) {
+      const next = this.queue[0] as { write: boolean; grant: () => void };
+      if (next.write && this.readers > 0) return;
+      this.queue.shift();
+      if (next.write) this.writer = true;
+      else this.readers += 1;
+      next.grant();
+    }
+  }
 }
 
 export class Flusher {
@@ -78,12 +142,16 @@ export class Flusher {
   lastTransformAt: Date | undefined;
   /** Rows loaded since the last transform. */
   private dirty = false;
-  private running: Promise<FlushResult> | undefined;
+  /** Rows loaded since the last transform of the live models (full or live). */
+  private liveDirty = false;
   private lastPrune = Date.now();
+  private readonly turns = new WarehouseTurns();
+  /** A flush asked for while one waits for its turn joins it (it will include everything acknowledged so far). */
+  private queuedFlush: { transform: "due" | "force" | "never"; result: Promise<FlushResult> } | undefined;
 
   /** Readers sharing one DuckDB instance between flushes (serve/api.ts): never open while a flush runs. */
-  private reader: { warehouse: Promise<Warehouse>; users: number; done: Promise<void>; release: () => void } | undefined;
-  private flushesWaiting = 0;
+  private reader: { warehouse: Promise<Warehouse>; users: number } | undefined;
+  private readerClosing: Promise<void> | undefined;
 
   constructor(private readonly options: FlusherOptions) {}
 
@@ -92,42 +160,33 @@ export class Flusher {
    * Concurrent reads share one instance, closed when the last finishes; a waiting flush goes first.
    */
   async read<T>(fn: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
-    while (this.running || this.flushesWaiting > 0) {
-      if (this.running) await this.running.catch(() => undefined);
-      else await new Promise((resolve) => setImmediate(resolve));
-    }
-    if (!this.reader) {
-      let release = () => {};
-      const done = new Promise<void>((r) => (release = r));
-      this.reader = { warehouse: openDuckDb(this.options.duckdbPath), users: 0, done, release };
-    }
-    const r = this.reader;
-    r.users += 1;
+    const release = await this.turns.acquire(false);
     try {
-      return await fn((await r.warehouse).connection);
-    } finally {
-      r.users -= 1;
-      if (r.users === 0) {
-        if (this.reader === r) this.reader = undefined;
-        try {
-          (await r.warehouse.catch(() => undefined))?.close();
-        } finally {
-          r.release();
+      // The last reader's instance may still be closing (checkpointing on DuckDB's thread): never two at once.
+      while (!this.reader && this.readerClosing) await this.readerClosing;
+      this.reader ??= { warehouse: openDuckDb(this.options.duckdbPath, SERVE_DUCKDB), users: 0 };
+      const r = this.reader;
+      r.users += 1;
+      try {
+        return await fn((await r.warehouse).connection);
+      } finally {
+        r.users -= 1;
+        if (r.users === 0) {
+          if (this.reader === r) this.reader = undefined;
+          const closing = r.warehouse.then(
+            (w) => w.closeAsync(),
+            () => undefined,
+          );
+          this.readerClosing = closing;
+          try {
+            await closing;
+          } finally {
+            if (this.readerClosing === closing) this.readerClosing = undefined;
+          }
         }
       }
-    }
-  }
-
-  /** Waits until no flush, exclusive run or read holds the warehouse; waiting writers go before new reads. */
-  private async waitForTurn(): Promise<void> {
-    this.flushesWaiting += 1;
-    try {
-      while (this.running || this.reader) {
-        if (this.running) await this.running.catch(() => undefined);
-        else if (this.reader) await this.reader.done;
-      }
     } finally {
-      this.flushesWaiting -= 1;
+      release();
     }
   }
 
@@ -136,31 +195,34 @@ export class Flusher {
    * warehouse as changed so the next due transform runs: the scheduled extract of `--poll-every` (serve/poll.ts).
    */
   async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    await this.waitForTurn();
-    const run = fn();
-    const held: Promise<FlushResult> = run.then(
-      () => ({ segments: 0, deliveries: 0, rows: {}, transformed: false }),
-      () => ({ segments: 0, deliveries: 0, rows: {}, transformed: false }),
-    );
-    this.running = held;
+    const release = await this.turns.acquire(true);
     try {
-      return await run;
+      return await fn();
     } finally {
       this.dirty = true;
-      if (this.running === held) this.running = undefined;
+      this.liveDirty = true;
+      release();
     }
   }
 
   /** Runs a flush, or waits for the one under way and runs another (so everything acknowledged before the call is included). */
   async flush(opts: { transform?: "due" | "force" | "never" } = {}): Promise<FlushResult> {
-    await this.waitForTurn();
-    const run = this.flushOnce(opts.transform ?? "due");
-    this.running = run;
-    try {
-      return await run;
-    } finally {
-      if (this.running === run) this.running = undefined;
-    }
+    const transform = opts.transform ?? "due";
+    // A flush not yet started rotates the spool when it starts, so it includes this caller's deliveries too.
+    const queued = this.queuedFlush;
+    if (queued && queued.transform === transform) return queued.result;
+    const entry: { transform: "due" | "force" | "never"; result: Promise<FlushResult> } = { transform, result: Promise.resolve({ segments: 0, deliveries: 0, rows: {}, transformed: false }) };
+    entry.result = (async () => {
+      const release = await this.turns.acquire(true);
+      if (this.queuedFlush === entry) this.queuedFlush = undefined;
+      try {
+        return await this.flushOnce(transform);
+      } finally {
+        release();
+      }
+    })();
+    this.queuedFlush = entry;
+    return entry.result;
   }
 
   private async flushOnce(transform: "due" | "force" | "never"): Promise<FlushResult> {
@@ -170,7 +232,7 @@ export class Flusher {
     const result: FlushResult = { segments: 0, deliveries: 0, rows: {}, transformed: false };
     const staged: { segment: string; manifestPath: string; keys: { key: string; received_at: string }[] }[] = [];
     for (const segment of segments) {
-      const entries = spool.read(segment);
+      const entries = await spool.readAsync(segment);
       const extractId = `webhook-${segment.replace(/\.ndjson$/, "")}`;
       const manifestPath = stagingLayout.manifest(extractId);
       const alreadyStaged = existsSync(join(stagingDir, manifestPath)) || existsSync(join(stagingDir, archivedManifestPath(manifestPath)));
@@ -181,9 +243,12 @@ export class Flusher {
       result.deliveries += entries.length;
     }
     if (staged.length > 0) {
-      const load = await loadIntoDuckDb({ duckdbPath, stagingDir, log });
+      const load = await loadIntoDuckDb({ duckdbPath, stagingDir, log, duckdb: SERVE_DUCKDB });
       for (const [table, n] of Object.entries(load.rows)) result.rows[table] = (result.rows[table] ?? 0) + n;
-      if (load.loaded.length > 0) this.dirty = true;
+      if (load.loaded.length > 0) {
+        this.dirty = true;
+        this.liveDirty = true;
+      }
       await this.recordKeys(staged);
       // Loaded manifests move to the archive (as on BigQuery), so each load reads only what is pending.
       for (const s of staged) {
@@ -207,22 +272,35 @@ export class Flusher {
     const due = this.lastTransformAt === undefined || Date.now() - this.lastTransformAt.getTime() >= this.options.transformSeconds * 1000;
     if (transform === "force" || (transform === "due" && this.dirty && due)) {
       this.dirty = false;
+      this.liveDirty = false;
       try {
-        await runTransform({ duckdbPath });
+        await runTransform({ duckdbPath, duckdb: SERVE_DUCKDB });
       } catch (error) {
         this.dirty = true;
+        this.liveDirty = true;
         throw error;
       } finally {
         this.lastTransformAt = new Date();
       }
       result.transformed = true;
+    } else if (transform === "due" && this.liveDirty) {
+      // The live endpoints' models, between full transforms: the same definitions and incremental SQL,
+      // only fewer of them (see LIVE_TAG). `dirty` stays set, so the full transform still runs when due.
+      this.liveDirty = false;
+      try {
+        await runTransform({ duckdbPath, tags: [LIVE_TAG], includeDependencies: true, assertions: false, duckdb: SERVE_DUCKDB });
+      } catch (error) {
+        this.liveDirty = true;
+        throw error;
+      }
+      result.live = true;
     }
-    if (result.deliveries > 0) log.info("spool flushed", { segments: result.segments, deliveries: result.deliveries, rows: result.rows, transformed: result.transformed });
+    if (result.deliveries > 0) log.info("spool flushed", { segments: result.segments, deliveries: result.deliveries, rows: result.rows, transformed: result.transformed, live: result.live ?? false });
     return result;
   }
 
   private async recordKeys(staged: { segment: string; keys: { key: string; received_at: string }[] }[]): Promise<void> {
-    const w = await openDuckDb(this.options.duckdbPath);
+    const w = await openDuckDb(this.options.duckdbPath, SERVE_DUCKDB);
     try {
       await ensureDeliveriesTable(w.connection);
       await w.connection.run("BEGIN TRANSACTION");
@@ -245,7 +323,7 @@ export class Flusher {
         throw error;
       }
     } finally {
-      w.close();
+      await w.closeAsync();
     }
   }
 }

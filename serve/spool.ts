@@ -17,7 +17,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, accessSync, constants } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { open, readFile, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 
 export interface SpoolEntry {
@@ -73,6 +73,43 @@ export function readSegment(path: string): { entries: SpoolEntry[]; torn: number
       entries.push(JSON.parse(line) as SpoolEntry);
     } catch {
       torn += 1;
+    }
+  }
+  return { entries, torn };
+}
+
+/** Longest stretch of parsing between two turns of the event loop (`readSegmentAsync`). */
+const YIELD_AFTER_MS = 5;
+
+/**
+ * `readSegment` for the running server: the file is read off the event loop and its lines parsed a few
+ * milliseconds at a time, so a segment of tens of megabytes never holds the acknowledgements back for
+ * the whole parse.
+ */
+export async function readSegmentAsync(path: string): Promise<{ entries: SpoolEntry[]; torn: number }> {
+  const text = await readFile(path, "utf8");
+  const entries: SpoolEntry[] = [];
+  let torn = 0;
+  let start = 0;
+  let slice = performance.now();
+  for (;;) {
+    const end = text.indexOf("\n", start);
+    // The text after the last newline was never completely written (or is empty).
+    if (end < 0) {
+      if (start < text.length) torn += 1;
+      break;
+    }
+    if (end > start) {
+      try {
+        entries.push(JSON.parse(text.slice(start, end)) as SpoolEntry);
+      } catch {
+        torn += 1;
+      }
+    }
+    start = end + 1;
+    if (performance.now() - slice > YIELD_AFTER_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      slice = performance.now();
     }
   }
   return { entries, torn };
@@ -254,6 +291,11 @@ export class Spool {
 
   read(segment: string): SpoolEntry[] {
     return readSegment(join(this.dir, segment)).entries;
+  }
+
+  /** `read` without stalling the event loop (the flusher's). */
+  async readAsync(segment: string): Promise<SpoolEntry[]> {
+    return (await readSegmentAsync(join(this.dir, segment))).entries;
   }
 
   /** Deletes a sealed segment whose deliveries are in the warehouse (their keys stay known). */
