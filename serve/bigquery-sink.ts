@@ -11,8 +11,9 @@
  *      id comes from the segment names, so it is the same after a crash); a folder is never added to once
  *      it exists, so its contents are exactly what its extract holds;
  *   2. stage: `stageDeliveries` into the BigQuery staging folder, unless the extract's manifest already
- *      exists there (pending or archived): staging again would write different bytes (new batch ids and
- *      times) and the create-only upload would then refuse them;
+ *      exists there (pending or archived): staging again would write different bytes (new times in the
+ *      manifest, maybe another day in the batch paths) and the create-only upload would then refuse them.
+ *      The folder defaults to `<name>.bigquery-staging/` beside the DuckDB file, with the segments;
  *   3. `GcsStaging.publish` (create-only uploads; identical objects already there are skipped);
  *   4. `loadIntoBigQuery` (one load job per table with the deterministic id `aw_<table>_<extract id>_a<n>`;
  *      a job submitted before a crash is found by its id and waited for, never submitted twice);
@@ -22,6 +23,8 @@
  * Quota: one extract per window is one load job per raw table per window. A window that finds an extract
  * an earlier window could not finish ships that one first and the new segments only if it succeeded, so
  * a window submits at most two jobs per table (a retried extract and a new one); see MIN_FLUSH_SECONDS.
+ *
+ * `--live-days` (`pruneLive`): the live DuckDB keeps only recent days of raw rows; BigQuery keeps all.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
