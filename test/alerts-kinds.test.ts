@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { evaluateRules, FAILURE_CONCLUSIONS, ruleQuery } from "../alerts/evaluate.js";
-import { parseRules } from "../alerts/rules.js";
+import { loadRules, parseRules } from "../alerts/rules.js";
 import { fingerprintOf, RULE_KINDS, type Finding, type Rule } from "../alerts/types.js";
 import { checkGraph } from "../check/analyze.js";
 import { isCertified } from "../check/certified-functions.js";
@@ -25,6 +25,8 @@ import { createRawTables, openDuckDb } from "../load/duckdb-connection.js";
 import { withDuckDbSource } from "../report/build.js";
 import { compileProject } from "../transform/compile.js";
 import { runTransform } from "../transform/run.js";
+import { landmarks } from "../simulator/dataset.js";
+import { buildReportWarehouse, REPORT_ANCHOR } from "./report-fixture.js";
 
 const NOW = Date.parse("2026-06-10T12:00:00Z");
 const H = 3_600_000;
@@ -503,4 +505,29 @@ describe("every kind's SQL on BigQuery", () => {
     });
     expect(uncertified).toEqual({});
   }, 180_000);
+});
+
+describe("the shipped alerts.yml on a simulator warehouse (the demo's generator, through the real pipeline)", () => {
+  it("fires stuck-runs for the dataset's landmark run stuck in progress, with its age at the anchor", async () => {
+    const built = await buildReportWarehouse(join(dir, "demo"));
+    const anchor = new Date(REPORT_ANCHOR);
+    const found = await withDuckDbSource(built.duckdbPath, (source) => evaluateRules(loadRules("alerts.yml"), source, anchor));
+    const stuckId = landmarks(built.dataset).stuckQueuedRunId;
+    const stuck = built.dataset.runs.find((r) => r.id === stuckId);
+    if (!stuck) throw new Error("no stuck landmark run");
+    const run = found.find((f) => f.rule === "stuck-runs" && f.scope.run_id === String(stuckId));
+    expect(run, JSON.stringify(found.map((f) => [f.rule, f.scope]))).toBeDefined();
+    const attempt = stuck.attempts.at(-1);
+    expect(attempt?.status).toBe("in_progress");
+    expect(run?.value).toBe(secs(anchor.getTime() - Date.parse(attempt?.run_started_at ?? "")));
+    expect(run?.value).toBeGreaterThanOrEqual(2 * 3600);
+    // Every finding is of an enabled shipped rule and carries its summary and at most 10 offenders.
+    const enabled = new Set(loadRules("alerts.yml").filter((r) => r.enabled).map((r) => r.name));
+    for (const f of found) {
+      expect(enabled.has(f.rule)).toBe(true);
+      expect(f.summary.length).toBeGreaterThan(10);
+      expect(f.offenders.length).toBeGreaterThan(0);
+      expect(f.offenders.length).toBeLessThanOrEqual(10);
+    }
+  }, 300_000);
 });

@@ -6,10 +6,11 @@
  * translation run on DuckDB must agree with picomatch (the documented semantics) on names full of the
  * characters LIKE treats specially.
  */
+import { readFileSync } from "node:fs";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { describe, expect, it } from "vitest";
 import { globCondition, globMatcher, matchesEverything, validateGlob } from "../alerts/globs.js";
-import { AlertRulesError, parseDuration, parseRules } from "../alerts/rules.js";
+import { AlertRulesError, loadRules, parseDuration, parseRules } from "../alerts/rules.js";
 import { RULE_KINDS } from "../alerts/types.js";
 
 function errorOf(text: string): AlertRulesError {
@@ -126,8 +127,16 @@ describe("alerts.yml rules", () => {
     expect(errorOf(`rules:\n  - { name: x, kind: stuck\n`).issues[0]?.message).toMatch(/fix the YAML syntax/);
     expect(errorOf(`rules:\n  - name: x\n    name: y\n    kind: stuck\n    threshold: 1h\n`).issues[0]?.message).toMatch(/fix the YAML syntax/);
     expect(parseRules("", "empty.yml")).toEqual([]);
+    expect(() => loadRules("/nonexistent/alerts.yml")).toThrow(/cannot read the rules file .*: create it or pass --rules PATH/);
   });
 
+  it("the shipped alerts.yml parses, has every kind, and every rule is documented in docs/alerts.md", () => {
+    const rules = loadRules("alerts.yml");
+    expect(new Set(rules.map((r) => r.kind))).toEqual(new Set(RULE_KINDS));
+    const docs = readFileSync("docs/alerts.md", "utf8");
+    for (const r of rules) expect(docs, r.name).toContain(`\`${r.name}\``);
+    for (const kind of RULE_KINDS) expect(docs, kind).toContain(`### \`${kind}\``);
+  });
 });
 
 describe("scope globs", () => {
