@@ -7,8 +7,8 @@
  * `<name>.bigquery-pending/` beside the spool) until BigQuery has it. Every `--flush-seconds` (default 300)
  * `ship` turns the retained segments into ONE staged extract for the BigQuery target and loads it:
  *
- *   1. seal: the loose retained segments are moved into `extracts/webhook-<first>-<last>/` (the extract
- *      id comes from the segment names, so it is the same after a crash); a folder is never added to once
+ *   1. seal: the loose retained segments are moved into `extracts/<extract id>/` (the id comes from the
+ *      segment names, so it is the same after a crash: see `extractIdOf`); a folder is never added to once
  *      it exists, so its contents are exactly what its extract holds;
  *   2. stage: `stageDeliveries` into the BigQuery staging folder, unless the extract's manifest already
  *      exists there (pending or archived): staging again would write different bytes (new times in the
@@ -26,6 +26,7 @@
  *
  * `--live-days` (`pruneLive`): the live DuckDB keeps only recent days of raw rows; BigQuery keeps all.
  */
+import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import type { BigQuery } from "@google-cloud/bigquery";
@@ -162,8 +163,17 @@ const EXTRACTS = "extracts";
 const isSegment = (name: string) => name.startsWith("seg-") && name.endsWith(".ndjson");
 const segmentStem = (name: string) => name.replace(/^seg-/, "").replace(/\.ndjson$/, "");
 
-/** The extract id of a set of segments (sorted): the same after a crash, unique since segment names are. */
-export const extractIdOf = (segments: string[]): string => `webhook-${segmentStem(segments[0] ?? "")}-${segmentStem(segments[segments.length - 1] ?? "")}`;
+/**
+ * The extract id of a set of segments (sorted), in the extractor's own shape (`YYYYMMDDTHHMMSSZ-` and 8 hex
+ * digits, EXTRACT_ID_LENGTH): the first segment's second and a hash of every name. The same set gives the
+ * same id after a crash, and on BigQuery the ELT's known-runs query recognises rows of loaded extracts by
+ * the first 25 characters of their batch id, so webhook rows count as known there like polled ones.
+ */
+export function extractIdOf(segments: string[]): string {
+  const first = /^(\d{8}T\d{6})/.exec(segmentStem(segments[0] ?? ""))?.[1] ?? "19700101T000000";
+  const hash = createHash("sha256").update(segments.join("\n")).digest("hex").slice(0, 8);
+  return `${first}Z-${hash}`;
+}
 
 function fsyncDir(dir: string): void {
   const fd = openSync(dir, "r");

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { BigQuery } from "@google-cloud/bigquery";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../extract/config.js";
+import { EXTRACT_ID_LENGTH } from "../extract/run.js";
 import { bootstrapBigQuery } from "../load/bigquery-bootstrap.js";
 import { datasets } from "../load/datasets.js";
 import { createLogger, silentLogger } from "../log/logger.js";
@@ -276,6 +277,15 @@ describe("serve --warehouse bigquery", () => {
       expect(Number(/^github_actions_bigquery_last_load_timestamp_seconds (\S+)$/m.exec(metricsAfter)?.[1]) * 1000).toBeCloseTo(Date.parse(String(after.last_bigquery_load_at)), -1);
       expect(typeof after.last_bigquery_load_at).toBe("string");
       expect(pendingFiles("once")).toEqual([]);
+      // The extract id has the extractor's shape, so the ELT's known-runs query (the first 25 characters of
+      // a row's batch id among the loaded `_extracts`) counts these webhook rows as known, like polled ones.
+      const extractId = shipped?.extracts[0] ?? "";
+      expect(extractId).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{8}$/);
+      expect(extractId).toHaveLength(EXTRACT_ID_LENGTH);
+      const loaded = new Set(google.bigquery.rows(datasets.raw, "_extracts").map((r) => String(r.extract_id)));
+      const ours = google.bigquery.rows(datasets.raw, "workflow_runs").filter((r) => all.includes(Number(r.run_id)));
+      expect(ours.every((r) => loaded.has(String(r._batch_id).slice(0, EXTRACT_ID_LENGTH)))).toBe(true);
+      expect(google.bigquery.rows(datasets.raw, "_extracts").find((r) => r.extract_id === extractId)).toMatchObject({ repositories: [] });
       // The local staged copies are gone once BigQuery has them (serve runs for months).
       expect(readdirSync(join(dir, "once-bq-staging", "raw", "workflow_runs"), { recursive: true }).filter((f) => String(f).endsWith(".gz"))).toEqual([]);
 
