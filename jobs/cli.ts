@@ -23,6 +23,7 @@ import { bigQuerySettings } from "../load/bigquery-client.js";
 import { createTransformProgress } from "./transform-progress.js";
 import { bigQueryLoadCommand, bigQueryOptions, bigQueryPipelineCommand, bigQueryTarget, bigQueryTransformCommand, registerBigQueryCommands, type BigQueryFlags } from "./bigquery-commands.js";
 import { defaultStagingDir, targetId, type Target } from "../load/targets.js";
+import { registerAlertsCommands } from "../alerts/cli.js";
 
 /** `check` or `test-models` found problems (already printed). */
 class CheckFailedError extends Error {
@@ -392,6 +393,7 @@ export function buildProgram(log: Logger): Command {
     });
 
   registerBigQueryCommands(program, log);
+  registerAlertsCommands(program, log);
 
   program
     .command("generate-schemas")

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
 import { browserBundle } from "./bundle.js";
 import type { Logger } from "../log/logger.js";
 import { bigQueryReportSource, type BigQueryReportTarget } from "./bigquery-source.js";
@@ -33,6 +33,18 @@ function duckDbParams(sql: string, params: ReportParams): { sql: string; values:
   return { sql: text, values };
 }
 
+/** The models of an open DuckDB connection as a `ReportSource` (also for a read-write one: alerts evaluate, serve). */
+export function duckDbConnectionSource(connection: DuckDBConnection): ReportSource {
+  return {
+    ...duckDbNames(),
+    query: async (sql, params) => {
+      const bound = duckDbParams(sql, params);
+      const reader = Object.keys(bound.values).length ? await connection.runAndReadAll(bound.sql, bound.values) : await connection.runAndReadAll(bound.sql);
+      return reader.getRowObjectsJson() as Record<string, unknown>[];
+    },
+  };
+}
+
 /** Reads views from a DuckDB file opened read-only, so a report never changes the warehouse. */
 export async function withDuckDbSource<T>(duckdbPath: string, fn: (source: ReportSource) => Promise<T>): Promise<T> {
   if (!existsSync(duckdbPath)) {
@@ -43,14 +55,7 @@ export async function withDuckDbSource<T>(duckdbPath: string, fn: (source: Repor
     const connection = await instance.connect();
     try {
       await connection.run("SET TimeZone = 'UTC'");
-      return await fn({
-        ...duckDbNames(),
-        query: async (sql, params) => {
-          const bound = duckDbParams(sql, params);
-          const reader = Object.keys(bound.values).length ? await connection.runAndReadAll(bound.sql, bound.values) : await connection.runAndReadAll(bound.sql);
-          return reader.getRowObjectsJson() as Record<string, unknown>[];
-        },
-      });
+      return await fn(duckDbConnectionSource(connection));
     } finally {
       connection.closeSync();
     }

@@ -132,7 +132,9 @@ export function slackMessage(n: AlertNotification): SlackMessage {
   };
   if (n.offenders.length > 0 && n.kind !== "resolved") {
     const shown = n.offenders.slice(0, MAX_OFFENDERS_SHOWN);
-    const lines = shown.map((o) => `• ${link(o.url, o.label)}: ${formatValue(o.value, n.unit)}`);
+    // The label says what the offender is and its measure; `value` (for ordering, and in the JSON
+    // webhook's payload) has no unit of its own, so it is not printed here.
+    const lines = shown.map((o) => `• ${link(o.url, o.label)}`);
     const hidden = n.offenders.length - shown.length;
     // Room: 50 blocks minus the header, summary, fields, the offenders' title, the context and one
     // section for the "… and N more" line.

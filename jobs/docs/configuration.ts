@@ -22,7 +22,11 @@ export const ENVIRONMENT: { name: string; default: string; meaning: string }[] =
   { name: "GCS_PREFIX", default: "bucket root", meaning: "Folder inside the bucket (same as `--prefix`)." },
   { name: "GOOGLE_APPLICATION_CREDENTIALS", default: "Application Default Credentials", meaning: "Credential configuration file read by the Google client libraries for BigQuery and Cloud Storage. In GitHub Actions, google-github-actions/auth writes a Workload Identity Federation file here (no service-account keys); locally, `gcloud auth application-default login` makes it unnecessary." },
   { name: "LOOKER_TEMPLATE_REPORT_ID", default: "none", meaning: "Looker Studio template report that `looker-link` copies (same as `--report-id`)." },
-  { name: "GITHUB_STEP_SUMMARY", default: "set by GitHub Actions", meaning: "When present (inside a workflow), the BigQuery pipeline appends its summary table to the job summary." },
+  { name: "GITHUB_STEP_SUMMARY", default: "set by GitHub Actions", meaning: "When present (inside a workflow), the BigQuery pipeline appends its summary table to the job summary, and `alerts evaluate` a table of the notifications it sent to the `github` channel." },
+  { name: "SLACK_WEBHOOK_URL", default: "none", meaning: "Slack incoming webhook of the `slack` alert channel (`alerts evaluate`, `alerts test --channel slack`). Holds a token: registered as a secret and never logged. Without it, rules' Slack notifications are not queued (a warning says so)." },
+  { name: "ALERT_WEBHOOK_URL", default: "none", meaning: "URL receiving every notification of the `webhook` alert channel as JSON (POST, `Idempotency-Key` = the notification id). Never logged." },
+  { name: "ALERT_WEBHOOK_SECRET", default: "none", meaning: "Required with `ALERT_WEBHOOK_URL`, at least 16 characters: the HMAC-SHA256 key of the `X-Hub-Signature-256: sha256=<hex>` header over the raw body (GitHub's webhook format). Never logged." },
+  { name: "GITHUB_ACTIONS", default: "set by GitHub Actions", meaning: "`true` inside a workflow: `alerts evaluate` enables the `github` channel (`::error`/`::warning`/`::notice` annotations by severity, and the job summary table)." },
 ];
 
 /** What each exit code means; test/docs.test.ts checks every code in EXIT has a line here. */
