@@ -30,6 +30,7 @@ export function describeFetchError(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   if (cause?.code) return `connection failed (${cause.code})`;
   if (error instanceof Error && error.name === "TimeoutError") return "no answer within the timeout";
+  if (cause?.message) return `request failed (${cause.message})`;
   return `request failed (${error instanceof Error ? error.message : String(error)})`;
 }
 
