@@ -580,6 +580,7 @@ export function alertQueries(rules: readonly Rule[], table: Table, now: Date): A
  * transform first.
  */
 export async function evaluateRules(rules: readonly Rule[], source: ReportSource, now: Date): Promise<Finding[]> {
+  if (Number.isNaN(now.getTime())) throw new AlertEvaluationError("evaluateRules: `now` is not a valid date: pass the evaluation time as a Date");
   const findings: Finding[] = [];
   for (const rule of rules) {
     if (!rule.enabled) continue;

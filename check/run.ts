@@ -1,9 +1,11 @@
 /**
  * `actions-warehouse check` / `npm run check`: compile the Dataform project, type-check every query on
  * ZetaSQL (check/analyze.ts), list the functions each model calls and fail on any without a parity test.
+ * The alert rule queries (alerts/check.ts) are type-checked and inventoried the same way.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { checkAlertQueries } from "../alerts/check.js";
 import { CompilationError, compileProject, projectRoot, type CompiledGraph } from "../transform/compile.js";
 import { checkGraph, formatIssue, type CheckResult } from "./analyze.js";
 import { isCertified, uncertifiedMessage } from "./certified-functions.js";
@@ -67,14 +69,18 @@ export async function runCheck(options: RunCheckOptions = {}): Promise<CheckRepo
     const errors = locateCompilationErrors(projectDir, error);
     return { functions: new Map(), uncertified: [], errors, ok: false, durationMs: performance.now() - started };
   }
-  const analyze = (engine: ZetaSql) => checkGraph(engine, graph, { projectDir });
-  const result = options.engine ? await analyze(options.engine) : await withZetaSql(analyze);
+  // The alert queries (alerts/evaluate.ts) are checked against the same catalog, after the models.
+  const analyze = async (engine: ZetaSql) => {
+    const graphResult = await checkGraph(engine, graph, { projectDir });
+    return { graphResult, alerts: await checkAlertQueries(engine, graphResult.catalog, graph, projectDir) };
+  };
+  const { graphResult: result, alerts } = options.engine ? await analyze(options.engine) : await withZetaSql(analyze);
   const functions = new Map<string, string[]>();
-  for (const action of result.actions) {
+  for (const action of [...result.actions, ...alerts.queries]) {
     for (const fn of action.functions) functions.set(fn, [...(functions.get(fn) ?? []), action.name]);
   }
   const uncertified = [...functions.keys()].filter((fn) => !isCertified(fn)).sort();
-  const errors = [...result.issues.map(formatIssue), ...uncertified.map((fn) => uncertifiedMessage(fn, functions.get(fn) ?? []))];
+  const errors = [...result.issues.map(formatIssue), ...alerts.errors, ...uncertified.map((fn) => uncertifiedMessage(fn, functions.get(fn) ?? []))];
   return { graph, result, functions, uncertified, errors, ok: errors.length === 0, durationMs: performance.now() - started };
 }
 

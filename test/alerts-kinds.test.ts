@@ -8,17 +8,17 @@
  * other. A last test type-checks every kind's SQL on ZetaSQL against the compiled models and checks that
  * every function it calls is certified.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DuckDBConnection } from "@duckdb/node-api";
+import { bindLiterals, checkAlertQueries } from "../alerts/check.js";
 import { evaluateRules, FAILURE_CONCLUSIONS, ruleQuery } from "../alerts/evaluate.js";
 import { loadRules, parseRules } from "../alerts/rules.js";
 import { fingerprintOf, RULE_KINDS, type Finding, type Rule } from "../alerts/types.js";
 import { checkGraph } from "../check/analyze.js";
 import { isCertified } from "../check/certified-functions.js";
-import { functionsUsed } from "../check/function-inventory.js";
 import { withZetaSql } from "../check/zetasql.js";
 import { datasets } from "../load/datasets.js";
 import { createRawTables, openDuckDb } from "../load/duckdb-connection.js";
@@ -482,28 +482,34 @@ describe("stuck", () => {
 });
 
 describe("every kind's SQL on BigQuery", () => {
-  it("type-checks on ZetaSQL against the compiled models, and calls only certified functions", async () => {
-    const rules = RULE_KINDS.map((kind) => rule(`{ name: k-${kind.replaceAll("_", "-")}, kind: ${kind}, threshold: ${kind === "stuck" || kind === "queue_p95" ? "1h" : kind === "consecutive_failures" ? 3 : 0.5}, scope: { repositories: ["acme/*_x", "{a,b}/?"], workflows: [CI], branches: ["main"] } }`));
+  it("type-checks on ZetaSQL against the compiled models (as `check` does), calling only certified functions", async () => {
     const graph = await compileProject();
-    const database = graph.projectConfig.defaultDatabase ?? "";
-    const uncertified: Record<string, string[]> = {};
+    const badProject = join(dir, "bad-project");
+    mkdirSync(badProject, { recursive: true });
+    writeFileSync(join(badProject, "alerts.yml"), "rules:\n  - { name: x, kind: stuck }\n");
     await withZetaSql(async (engine) => {
       const checked = await checkGraph(engine, graph);
-      for (const r of rules) {
-        const q = ruleQuery(r, (name) => `\`${database}.${datasets.models}.${name}\``, new Date(NOW));
-        // The analyzer has no parameters: bind them as literals of the types the BigQuery client sends.
-        const sql = q.sql.replace(/@(\w+)/g, (_m, name: string) => {
-          const v = q.params[name];
-          if (v === undefined) throw new Error(`${r.kind}: @${name} has no value`);
-          return typeof v === "number" ? String(v) : `'${v.replaceAll("'", "\\'")}'`;
-        });
-        const result = await engine.analyze(sql, checked.catalog.proto());
-        expect(result.columns.length, r.kind).toBeGreaterThan(0);
-        const missing = functionsUsed(result.resolved).filter((f) => !isCertified(f));
-        if (missing.length) uncertified[r.kind] = missing;
-      }
+      const result = await checkAlertQueries(engine, checked.catalog, graph, process.cwd());
+      expect(result.errors).toEqual([]);
+      // One representative rule per kind, then every enabled rule of the shipped alerts.yml.
+      const shipped = loadRules("alerts.yml").filter((r) => r.enabled);
+      expect(result.queries.map((q) => q.name)).toEqual([...RULE_KINDS.map((k) => `alerts:${k}`), ...shipped.map((r) => `alerts.yml:${r.name}`)]);
+      const uncertified = Object.fromEntries(result.queries.flatMap((q) => {
+        const missing = q.functions.filter((f) => !isCertified(f));
+        return missing.length ? [[q.name, missing]] : [];
+      }));
+      expect(uncertified).toEqual({});
+      // The glob conditions are there to be checked: LIKE over REPLACE.
+      expect(result.queries[0]?.functions).toEqual(expect.arrayContaining(["$like", "replace", "row_number"]));
+
+      // A bad alerts.yml fails check with the rule and field named.
+      const bad = await checkAlertQueries(engine, checked.catalog, graph, badProject);
+      expect(bad.errors.join("\n")).toMatch(/rule "x", field threshold: is required for kind stuck/);
+
+      // A query against a model without the columns it reads is reported with the rule and kind.
+      const r = ruleQuery(rule(`{ name: fr, kind: failure_rate, threshold: 0.5 }`), () => "`nowhere.nothing.none`", new Date(NOW));
+      await expect(engine.analyze(bindLiterals(r.sql, r.params), checked.catalog.proto())).rejects.toThrow(/Table not found/);
     });
-    expect(uncertified).toEqual({});
   }, 180_000);
 });
 
