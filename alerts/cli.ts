@@ -18,11 +18,9 @@ import { formatTable } from "../jobs/summary.js";
 import { openDuckDb } from "../load/duckdb-connection.js";
 import { withWarehouseLock } from "../load/warehouse-lock.js";
 import type { Logger } from "../log/logger.js";
-import { duckDbConnectionSource } from "../report/build.js";
 import { requireWarehouse } from "../transform/run.js";
 import { formatScope, formatValue } from "./channels/channel.js";
-import { evaluateRules } from "./evaluate.js";
-import { channelsFromEnv, channelVariable, runAlertCycle, type AlertCycleResult } from "./notify.js";
+import { channelsFromEnv, channelVariable, evaluateAndNotify, type AlertCycleResult } from "./notify.js";
 import { AlertRulesError, loadRules, parseDuration } from "./rules.js";
 import { acknowledge, duckDbRunner, ensureAlertTables, mute, readEpisodes, type AlertNotification, type ListFilter, type SqlRunner } from "./state.js";
 import type { ChannelName, Rule } from "./types.js";
@@ -145,10 +143,7 @@ export function registerAlertsCommands(program: Command, log: Logger): void {
       const rules = rulesOrConfigError(flags.rules);
       const channels = channelsFromEnv(process.env, { maxRetryAfterSeconds: maxWait });
       if (channels.size === 0) log.warn(`no notification channel is configured: alert state is recorded, nothing is sent (set ${channelVariable.slack} or ${channelVariable.webhook})`);
-      const result = await withAlertState(flags.duckdbPath, "alerts evaluate", async (runner, warehouse) => {
-        const findings = await evaluateRules(rules, duckDbConnectionSource(warehouse.connection), now);
-        return runAlertCycle({ runner, rules, findings, now, channels, log });
-      });
+      const result = await withAlertState(flags.duckdbPath, "alerts evaluate", (_runner, warehouse) => evaluateAndNotify({ connection: warehouse.connection, rules, now, channels, log }));
       console.log(evaluationSummary(result));
       if (result.delivery.rejected > 0) {
         throw new Error(`alerts evaluate: ${result.delivery.rejected} notification(s) refused by their channel (see the warnings above): check the webhook URL; they stay in the outbox and are retried at the next evaluation`);

@@ -17,13 +17,16 @@
  * `runAlertCycle` takes a `SqlRunner` (an open connection), not a file, so `serve` can run it inside its
  * flusher, which owns the warehouse while it runs.
  */
+import type { DuckDBConnection } from "@duckdb/node-api";
 import { ConfigError } from "../extract/config.js";
+import { duckDbConnectionSource } from "../report/build.js";
+import { evaluateRules } from "./evaluate.js";
 import { registerSecret, type Logger } from "../log/logger.js";
 import type { Channel, Fetch, Sleep } from "./channels/channel.js";
 import { createGitHubChannel } from "./channels/github.js";
 import { createSlackChannel } from "./channels/slack.js";
 import { createWebhookChannel } from "./channels/webhook.js";
-import { markFailed, markSent, recordEvaluation, unsentNotifications, type CyclePlan, type OutboxRow, type SqlRunner, type Transition } from "./state.js";
+import { duckDbRunner, markFailed, markSent, recordEvaluation, unsentNotifications, type CyclePlan, type OutboxRow, type SqlRunner, type Transition } from "./state.js";
 import type { ChannelName, Finding, Rule } from "./types.js";
 
 export interface ChannelEnvOptions {
@@ -172,4 +175,23 @@ export async function runAlertCycle(input: AlertCycleInput): Promise<AlertCycleR
 function logTransition(log: Logger, t: Transition): void {
   if (t.from === t.to && t.queued.length === 0) return;
   log.info(`alert ${t.from === t.to ? t.to : `${t.from} → ${t.to}`}`, { rule: t.rule, fingerprint: t.fingerprint, episode: t.episode, ...(t.queued.length ? { queued: t.queued.join(",") } : {}), ...(t.suppressed ? { suppressed: t.suppressed } : {}) });
+}
+
+export interface DuckDbAlertEvaluation {
+  /** An open read-write connection to the warehouse (the CLI's under the lock, serve's flusher's). */
+  connection: DuckDBConnection;
+  rules: Rule[];
+  now: Date;
+  channels: ReadonlyMap<ChannelName, Channel>;
+  log: Logger;
+}
+
+/**
+ * Evaluates the rules on the models of an open DuckDB connection and runs the alert cycle on the same
+ * connection: what `alerts evaluate` does once the warehouse is open, and what `serve` calls from its
+ * flusher (which owns the file while it runs).
+ */
+export async function evaluateAndNotify(input: DuckDbAlertEvaluation): Promise<AlertCycleResult> {
+  const findings = await evaluateRules(input.rules, duckDbConnectionSource(input.connection), input.now);
+  return runAlertCycle({ runner: duckDbRunner(input.connection), rules: input.rules, findings, now: input.now, channels: input.channels, log: input.log });
 }

@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDuckDb, type Warehouse } from "../load/duckdb-connection.js";
 import { createLogger, silentLogger, type Logger } from "../log/logger.js";
 import { channelsFromEnv, runAlertCycle } from "../alerts/notify.js";
-import { acknowledge, duckDbRunner, mute, readEpisodes, type SqlRunner } from "../alerts/state.js";
+import { acknowledge, duckDbRunner, mute, readEpisodes, recordEvaluation, type SqlRunner } from "../alerts/state.js";
 import { slackMessage, SLACK_LIMITS, charLength } from "../alerts/channels/slack.js";
 import { fingerprintOf, type ChannelName, type Finding, type Offender, type Rule } from "../alerts/types.js";
 import { slackRejection, startSlackStandIn, type SlackStandIn } from "./stand-ins/slack.js";
@@ -213,6 +213,53 @@ describe("alert notifications", () => {
     expect(slack.accepted, "nothing is sent twice").toHaveLength(5);
     const attempts = await runner.all(`SELECT id, attempts, last_error FROM ${runner.table("alert_outbox")} WHERE id = @id`, { id: `${a.fingerprint}:1:firing:0` });
     expect(attempts[0]).toMatchObject({ attempts: "4", last_error: null });
+  });
+
+  it("a notification the receiver refuses (4xx) stays in the outbox, holds back that alert's later ones on that channel, and counts as rejected", async () => {
+    const r = rule("refused", { repeatIntervalSeconds: 3600 });
+    const a = finding(r, "acme/api");
+    const wrong = `${slack.url}/revoked`;
+    const first = await runAlertCycle({ runner, rules: [r], findings: [a], now: at(0), channels: channelsFromEnv({ SLACK_WEBHOOK_URL: wrong }), log });
+    expect(first.delivery).toMatchObject({ sent: 0, failed: 1, rejected: 1 });
+    expect(slack.rejected.map((x) => [x.status, x.error])).toEqual([[404, "no_service"]]);
+    const second = await runAlertCycle({ runner, rules: [r], findings: [], now: at(1), channels: channelsFromEnv({ SLACK_WEBHOOK_URL: wrong }), log });
+    expect(second.delivery, "the resolve waits behind the refused firing").toMatchObject({ failed: 1, waiting: 1, rejected: 1 });
+    await evaluate([r], [], at(2));
+    expect(slack.accepted.map(idOf), "fixed URL: both, in order").toEqual([`${a.fingerprint}:1:firing:0`, `${a.fingerprint}:1:resolved:1`]);
+  });
+
+  it("records state and its notifications in one transaction: a failed outbox write leaves no state change behind", async () => {
+    const r = rule("atomic");
+    const failing: SqlRunner = {
+      ...runner,
+      run: async (sql, params) => {
+        if (/INSERT INTO .*alert_outbox/.test(sql)) throw new Error("disk full");
+        return runner.run(sql, params);
+      },
+    };
+    await expect(runAlertCycle({ runner: failing, rules: [r], findings: [finding(r, "acme/api")], now: at(0), channels: channels(), log })).rejects.toThrow("disk full");
+    expect(await readEpisodes(runner, "all")).toEqual([]);
+    await evaluate([r], [finding(r, "acme/api")], at(1));
+    expect(slack.accepted.map(idOf)).toEqual([`${finding(r, "acme/api").fingerprint}:1:firing:0`]);
+  });
+
+  it("a run that dies after recording and before sending loses nothing; one that dies after Slack accepted and before marking it sends it again with the same id (the documented window)", async () => {
+    const r = rule("crashy");
+    const f = finding(r, "acme/api");
+    await recordEvaluation(runner, { now: at(0), rules: [r], findings: [f], channels: new Set(["slack"]) });
+    expect(slack.accepted).toHaveLength(0);
+    const dying: SqlRunner = {
+      ...runner,
+      run: async (sql, params) => {
+        if (/SET sent_at/.test(sql)) throw new Error("killed");
+        return runner.run(sql, params);
+      },
+    };
+    await expect(runAlertCycle({ runner: dying, rules: [r], findings: [f], now: at(1), channels: channels(), log })).rejects.toThrow("killed");
+    await evaluate([r], [f], at(2));
+    expect(slack.accepted.map(idOf)).toEqual([`${f.fingerprint}:1:firing:0`, `${f.fingerprint}:1:firing:0`]);
+    await evaluate([r], [f], at(3));
+    expect(slack.accepted).toHaveLength(2);
   });
 
   it("keeps oversize content within Slack's limits (hundreds of offenders, a 10k-character summary) and the strict stand-in accepts it", async () => {
