@@ -146,7 +146,8 @@ export function slackMessage(n: AlertNotification): SlackMessage {
     if (more > 0) blocks.push({ type: "section", text: { type: "mrkdwn", text: `… and ${more} more` } });
   }
   blocks.push(context);
-  const text = truncate(`${HEADLINE[n.kind]}: ${n.rule} (${n.severity}) ${formatScope(n.scope)}: ${n.summary}`, SLACK_LIMITS.fallbackText);
+  // The fallback is read as mrkdwn too (notifications, screen readers): escaped like the blocks.
+  const text = truncate(escapeMrkdwn(`${HEADLINE[n.kind]}: ${n.rule} (${n.severity}) ${formatScope(n.scope)}: ${n.summary}`), SLACK_LIMITS.fallbackText);
   return { text, blocks: blocks.slice(0, SLACK_LIMITS.blocks) };
 }
 
