@@ -436,8 +436,12 @@ function finding(rule: Rule, scope: Record<string, string>, f: Pick<Finding, "va
 
 const url = (u: string | null | undefined): { url?: string } => (u ? { url: u } : {});
 
-/** The findings of one rule from its rows. */
-function findingsOf(rule: Rule, rows: Record<string, unknown>[], now: Date): Finding[] {
+/**
+ * The findings of one rule from the rows of its query (JSON-like values: numbers or decimal text,
+ * instants as text), sorted by fingerprint. Exported for the parity test, which feeds it the ZetaSQL
+ * reference evaluator's rows.
+ */
+export function findingsFromRows(rule: Rule, rows: Record<string, unknown>[], now: Date): Finding[] {
   const out: Finding[] = [];
   switch (rule.kind) {
     case "failure_rate":
@@ -566,7 +570,7 @@ function findingsOf(rule: Rule, rows: Record<string, unknown>[], now: Date): Fin
       }
       break;
   }
-  return out;
+  return out.sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0));
 }
 
 /** The queries of every enabled rule at `now` (for `check`-style type-checking and dry runs). */
@@ -594,8 +598,7 @@ export async function evaluateRules(rules: readonly Rule[], source: ReportSource
         `alert rule ${rule.name} (${rule.kind}): cannot read the models: ${message.split("\n")[0]} (${source.where("fct_workflow_runs")}; run transform first: ${source.transformCommand})`,
       );
     }
-    const own = findingsOf(rule, rows, now).sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0));
-    findings.push(...own);
+    findings.push(...findingsFromRows(rule, rows, now));
   }
   return findings;
 }

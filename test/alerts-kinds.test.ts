@@ -14,17 +14,22 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { bindLiterals, checkAlertQueries } from "../alerts/check.js";
-import { evaluateRules, FAILURE_CONCLUSIONS, ruleQuery } from "../alerts/evaluate.js";
+import { evaluateRules, FAILURE_CONCLUSIONS, findingsFromRows, ruleQuery } from "../alerts/evaluate.js";
 import { loadRules, parseRules } from "../alerts/rules.js";
 import { fingerprintOf, RULE_KINDS, type Finding, type Rule } from "../alerts/types.js";
 import { checkGraph } from "../check/analyze.js";
+import { tableName } from "../check/catalog.js";
+import { referenceRelation } from "../check/relations.js";
+import { toValueProto } from "../check/values.js";
+import type { TableContent } from "../check/zetasql-types.js";
+import { rawTableNames } from "../schemas/raw-tables.js";
 import { isCertified } from "../check/certified-functions.js";
 import { withZetaSql } from "../check/zetasql.js";
 import { datasets } from "../load/datasets.js";
 import { createRawTables, openDuckDb } from "../load/duckdb-connection.js";
 import { withDuckDbSource } from "../report/build.js";
 import { compileProject } from "../transform/compile.js";
-import { runTransform } from "../transform/run.js";
+import { actionsOf, planActions, runTransform } from "../transform/run.js";
 import { landmarks } from "../simulator/dataset.js";
 import { buildReportWarehouse, REPORT_ANCHOR } from "./report-fixture.js";
 
@@ -212,18 +217,22 @@ const jobRow = (j: SeedJob, extractedAt: string) => ({
 
 const dir = mkdtempSync(join(tmpdir(), "aw-alert-kinds-"));
 const duckdbPath = join(dir, "w.duckdb");
+const EXTRACTED = "2026-06-10T12:00:00Z";
 
-beforeAll(async () => {
-  const w = await openDuckDb(duckdbPath);
+/** A DuckDB warehouse of the seeded rows, modelled by the real transform. */
+async function buildWarehouse(path: string): Promise<void> {
+  const w = await openDuckDb(path);
   try {
     await createRawTables(w.connection);
-    for (const r of runs) await insert(w.connection, "workflow_runs", runRow(r, "2026-06-10T12:00:00Z"));
-    for (const j of jobs) await insert(w.connection, "workflow_jobs", jobRow(j, "2026-06-10T12:00:00Z"));
+    for (const r of runs) await insert(w.connection, "workflow_runs", runRow(r, EXTRACTED));
+    for (const j of jobs) await insert(w.connection, "workflow_jobs", jobRow(j, EXTRACTED));
   } finally {
     w.close();
   }
-  await runTransform({ duckdbPath, tags: ["runs", "jobs"], includeDependencies: true });
-}, 180_000);
+  await runTransform({ duckdbPath: path, tags: ["runs", "jobs"], includeDependencies: true });
+}
+
+beforeAll(() => buildWarehouse(duckdbPath), 180_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const evaluate = (rules: Rule[], now: number) => withDuckDbSource(duckdbPath, (source) => evaluateRules(rules, source, new Date(now)));
@@ -511,6 +520,58 @@ describe("every kind's SQL on BigQuery", () => {
       await expect(engine.analyze(bindLiterals(r.sql, r.params), checked.catalog.proto())).rejects.toThrow(/Table not found/);
     });
   }, 180_000);
+});
+
+describe("parity: the same findings with BigQuery's meaning (ZetaSQL reference evaluator) as on DuckDB", () => {
+  it("every kind, on the same seeded raw rows modelled by each engine", async () => {
+    const path = join(dir, "parity.duckdb");
+    await buildWarehouse(path);
+    const graph = await compileProject();
+    const database = graph.projectConfig.defaultDatabase;
+    const rules = [
+      rule(`{ name: fr, kind: failure_rate, threshold: 0.3, window: 24h, min_runs: 10, scope: { repositories: ["acme-fr/*"] } }`),
+      rule(`{ name: fr-all, kind: failure_rate, threshold: 0.01, window: 3d, min_runs: 1 }`),
+      rule(`{ name: dur, kind: duration_p95_regression, threshold: 2, window: 1d, min_runs: 20 }`),
+      rule(`{ name: q, kind: queue_p95, threshold: 60, window: 1h, min_jobs: 5 }`),
+      rule(`{ name: red, kind: consecutive_failures, threshold: 2, scope: { branches: ["*"] } }`),
+      rule(`{ name: stuck, kind: stuck, threshold: 1h }`),
+      rule(`{ name: cost, kind: cost_spike, threshold: 3.9, trailing_days: 7, min_usd: 1 }`),
+      rule(`{ name: flaky, kind: flaky_rate, threshold: 0.1, window: 1d, min_runs: 5, scope: { workflows: ["C?"], branches: ["{main,release/*}"] } }`),
+    ];
+    const now = new Date(NOW);
+    const round = (fs: Finding[]) => fs.map((f) => ({ ...f, value: Number(f.value.toFixed(9)), offenders: f.offenders.map((o) => ({ ...o, value: Number(o.value.toFixed(9)) })) }));
+    await withZetaSql(async (engine) => {
+      const checked = await checkGraph(engine, graph);
+      // The raw rows as table contents, then every model built by the reference evaluator in dependency order.
+      const content: Record<string, TableContent> = {};
+      const contentOf = (name: string, rows: Record<string, unknown>[]): TableContent => {
+        const columns = checked.catalog.get(name)?.column ?? [];
+        return { tableData: { row: rows.map((row, i) => ({ cell: columns.map((c) => toValueProto(row[c.name] ?? (c.name === "payload" ? {} : null), c.type, `${name}[${i}].${c.name}`)) })) } };
+      };
+      const raw: Partial<Record<string, Record<string, unknown>[]>> = { workflow_runs: runs.map((r) => runRow(r, EXTRACTED)), workflow_jobs: jobs.map((j) => jobRow(j, EXTRACTED)) };
+      for (const t of rawTableNames) {
+        const name = tableName({ database, schema: datasets.raw, name: t });
+        content[name] = contentOf(name, raw[t] ?? []);
+      }
+      for (const action of planActions(actionsOf(graph), ["runs", "jobs"], true).filter((a) => a.type !== "assertion" && a.type !== "operation")) {
+        const name = tableName(action.target, database);
+        const relation = await referenceRelation(engine, action.table?.query ?? action.queries[0] ?? "SELECT 1", checked.catalog, content);
+        content[name] = contentOf(name, relation.rows.map((row) => Object.fromEntries(relation.columns.map((c, i) => [c.name, row[i]]))));
+      }
+      let fired = 0;
+      for (const r of rules) {
+        const q = ruleQuery(r, (name) => `\`${database ?? ""}.${datasets.models}.${name}\``, now);
+        const reference = await referenceRelation(engine, bindLiterals(q.sql, q.params), checked.catalog, content);
+        const rows = reference.rows.map((row) => Object.fromEntries(reference.columns.map((c, i) => [c.name, row[i]])));
+        const onBigQuery = findingsFromRows(r, rows, now);
+        const onDuckDb = await withDuckDbSource(path, (source) => evaluateRules([r], source, now));
+        expect(round(onBigQuery), r.name).toEqual(round(onDuckDb));
+        expect(onDuckDb.length, r.name).toBeGreaterThan(0);
+        fired += onDuckDb.length;
+      }
+      expect(fired).toBeGreaterThanOrEqual(rules.length);
+    });
+  }, 300_000);
 });
 
 describe("the shipped alerts.yml on a simulator warehouse (the demo's generator, through the real pipeline)", () => {
