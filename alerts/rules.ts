@@ -74,7 +74,8 @@ const globs = z.array(glob);
 
 const scopeSchema = z.strictObject({ repositories: globs.optional(), workflows: globs.optional(), branches: globs.optional() });
 
-const fraction = z.number().min(0).max(1);
+// Above 0: a threshold of 0 would hold for every scope with any runs at all.
+const fraction = z.number().gt(0).max(1);
 const positiveInt = z.number().int().min(1);
 
 /** Fields every rule has; `kind` is checked first, on its own, so an unknown kind gives one clear line. */
@@ -113,13 +114,13 @@ const kindSchemas = {
 
 /** What to write for a missing or wrong field: the second half of every error line. */
 const THRESHOLD_HINTS: Record<RuleKind, string> = {
-  failure_rate: "the failing share of runs that fires, a fraction 0..1, e.g. threshold: 0.25",
+  failure_rate: "the failing share of runs that fires, a fraction above 0, at most 1, e.g. threshold: 0.25",
   duration_p95_regression: "the ratio current p95 / previous p95 that fires, e.g. threshold: 1.5",
   queue_p95: "the p95 queue time that fires, a duration, e.g. threshold: 10m",
   consecutive_failures: "how many failed runs in a row fire, a whole number, e.g. threshold: 3",
   stuck: "how long a run or job may stay queued or in progress, a duration, e.g. threshold: 2h",
   cost_spike: "the ratio day cost / trailing daily mean that fires, e.g. threshold: 2",
-  flaky_rate: "the share of runs with a job that passed on re-run that fires, a fraction 0..1, e.g. threshold: 0.1",
+  flaky_rate: "the share of runs with a job that passed on re-run that fires, a fraction above 0, at most 1, e.g. threshold: 0.1",
 };
 const FIELD_HINTS: Record<string, string> = {
   name: "give every rule a unique name, e.g. name: ci-failure-rate",

@@ -90,7 +90,7 @@ describe("alerts.yml rules", () => {
       ['"ci"', "threshold"],
       ['"q"', "threshold"],
     ]);
-    expect(e.issues[0]?.message).toMatch(/is required for kind failure_rate: .*fraction 0\.\.1, e\.g\. threshold: 0\.25/);
+    expect(e.issues[0]?.message).toMatch(/is required for kind failure_rate: .*fraction above 0, at most 1, e\.g\. threshold: 0\.25/);
     expect(e.issues[1]?.message).toMatch(/is required for kind queue_p95: .*a duration, e\.g\. threshold: 10m/);
   });
 
@@ -113,10 +113,10 @@ describe("alerts.yml rules", () => {
   });
 
   it("reports every problem of a file at once, unknown fields and wrong types included", () => {
-    const e = errorOf(`rules:\n  - { name: a, kind: failure_rate, threshold: 1.5, windw: 1h, severity: loud }\n  - { name: b, kind: stuck, threshold: soon, channels: [] }\n`);
+    const e = errorOf(`rules:\n  - { name: a, kind: failure_rate, threshold: 1.5, windw: 1h, severity: loud }\n  - { name: b, kind: stuck, threshold: soon, channels: [] }\n  - { name: c, kind: flaky_rate, threshold: 0 }\n`);
     const lines = e.message.split("\n").slice(1);
     expect(lines).toHaveLength(e.issues.length);
-    expect(e.issues.map((i) => `${i.rule} ${i.field}`).sort()).toEqual(['"a" severity', '"a" threshold', '"a" windw', '"b" channels', '"b" threshold'].sort());
+    expect(e.issues.map((i) => `${i.rule} ${i.field}`).sort()).toEqual(['"a" severity', '"a" threshold', '"a" windw', '"b" channels', '"b" threshold', '"c" threshold'].sort());
     expect(e.issues.find((i) => i.field === "windw")?.message).toMatch(/unknown field for kind failure_rate: the fields are .*window/);
     expect(e.issues.find((i) => i.rule === '"b"' && i.field === "threshold")?.message).toMatch(/"soon" is not a duration: write a duration like 30m/);
     for (const line of lines) expect(line).toMatch(/^ {2}rule ("[a-z]+"|rules\[\d+\]), field [\w.[\]]+: .+/);
