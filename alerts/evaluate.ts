@@ -38,7 +38,8 @@
  *   waiting, requested, pending) and its age >= threshold at now. A run's age counts from run_started_at
  *   (the start of its latest attempt; a re-run keeps created_at, so created_at would call every re-run of
  *   an old run stuck), or created_at when unset. A job's age counts from started_at while in_progress,
- *   else from created_at (a job id belongs to one attempt).
+ *   else from created_at (a job id belongs to one attempt). Only rows created in the last 35 days
+ *   (STUCK_LOOKBACK_DAYS: GitHub's limit on a run) are read.
  * - cost_spike, per repository: estimated_cost_usd of jobs by UTC day of COALESCE(started_at, created_at)
  *   (as rpt_cost_monthly). The day is the last complete UTC day before now's day; the baseline is the
  *   mean over the `trailing_days` days before it (days without jobs count as 0). Fires when the baseline
@@ -77,6 +78,12 @@ const sqlList = (values: readonly string[]) => values.map((v) => `'${v.replaceAl
 const FAILED = sqlList(FAILURE_CONCLUSIONS);
 
 export const MAX_OFFENDERS = 10;
+/**
+ * GitHub cancels a workflow run that reaches 35 days, so nothing created earlier can still be running:
+ * `stuck` reads only the last 35 days (which also lets BigQuery prune the created_at partitions). An older
+ * row still marked unfinished is a warehouse that missed the run's end, not a stuck run.
+ */
+export const STUCK_LOOKBACK_DAYS = 35;
 const DAY = 86_400_000;
 
 export class AlertEvaluationError extends Error {
@@ -276,12 +283,13 @@ SELECT s.repository, s.workflow, s.branch, s.first_ok, s.n, r.run_id, r.conclusi
       const jobSince = "CASE WHEN j.status = 'in_progress' THEN COALESCE(j.started_at, j.created_at) ELSE j.created_at END";
       return {
         ...base,
-        params: { ...runsScope.params, ...jobsScope.params, now: instantParam(nowMs), cutoff },
+        params: { ...runsScope.params, ...jobsScope.params, now: instantParam(nowMs), cutoff, lookback: instantParam(nowMs - STUCK_LOOKBACK_DAYS * DAY) },
         sql: `SELECT 'run' AS entity, run_id, CAST(NULL AS INT64) AS job_id, repository, COALESCE(workflow_name, '(unknown)') AS workflow,
        CAST(NULL AS STRING) AS job_name, head_branch, status, COALESCE(run_started_at, created_at) AS since, html_url
   FROM ${runs}
  WHERE is_latest_attempt AND status IN (${sqlList(NOT_FINISHED_STATUSES)})
-   AND created_at < CAST(@now AS TIMESTAMP) AND COALESCE(run_started_at, created_at) <= CAST(@cutoff AS TIMESTAMP)
+   AND created_at >= CAST(@lookback AS TIMESTAMP) AND created_at < CAST(@now AS TIMESTAMP)
+   AND COALESCE(run_started_at, created_at) <= CAST(@cutoff AS TIMESTAMP)
    AND ${runsScope.sql}
 UNION ALL
 SELECT 'job' AS entity, j.run_id, j.job_id, j.repository, COALESCE(j.workflow_name, '(unknown)') AS workflow,
@@ -289,7 +297,8 @@ SELECT 'job' AS entity, j.run_id, j.job_id, j.repository, COALESCE(j.workflow_na
   FROM ${jobs} AS j
   LEFT JOIN ${runs} AS r ON r.run_id = j.run_id AND r.run_attempt = j.run_attempt
  WHERE j.status IN (${sqlList(NOT_FINISHED_STATUSES)})
-   AND j.created_at < CAST(@now AS TIMESTAMP) AND ${jobSince} <= CAST(@cutoff AS TIMESTAMP)
+   AND j.created_at >= CAST(@lookback AS TIMESTAMP) AND j.created_at < CAST(@now AS TIMESTAMP)
+   AND ${jobSince} <= CAST(@cutoff AS TIMESTAMP)
    AND ${jobsScope.sql}`,
       };
     }

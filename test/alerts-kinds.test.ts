@@ -166,6 +166,8 @@ const ST = "acme-st/app";
 const stuckRun = run(ST, { created: NOW - 3 * H, status: "in_progress", conclusion: null, updated: NOW - H });
 const stuckJob = job(stuckRun, { job_name: "e2e", created: NOW - 3 * H, started: NOW - 2 * H, completed: null, status: "in_progress", conclusion: null });
 const queuedJob = job(stuckRun, { job_name: "deploy", created: NOW - H, started: null, completed: null, status: "queued", conclusion: null, runner_name: null });
+// A run created 40 days ago still marked in progress: beyond GitHub's 35-day limit, the warehouse missed its end.
+run(ST, { created: NOW - 40 * DAY, status: "in_progress", conclusion: null });
 {
   const old = run(ST, { created: NOW - 5 * DAY, conclusion: "failure" });
   run(ST, { run_id: old.run_id, run_attempt: 2, created: old.created, started: NOW - 10 * 60_000, updated: NOW - 10 * 60_000, status: "queued", conclusion: null });
@@ -457,7 +459,8 @@ describe("stuck", () => {
   it("fires per run and job unfinished longer than the threshold (runs from their attempt's start, running jobs from started_at)", async () => {
     const found = await evaluate([r("2h")], NOW);
     // Ages from the seeded instants: the run started 3 h ago, the e2e job started exactly 2 h ago (fires at
-    // the threshold), the deploy job was queued 1 h ago, the re-run attempt of an old run started 10 min ago.
+    // the threshold), the deploy job was queued 1 h ago, the re-run attempt of an old run started 10 min ago,
+    // the 40-day-old run is past GitHub's 35-day limit.
     expect(shape(found)).toEqual(
       shape([
         { scope: { run_id: String(stuckRun.run_id) }, value: secs(NOW - stuckRun.started) },
