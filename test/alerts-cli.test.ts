@@ -113,6 +113,8 @@ describe("alerts CLI", () => {
 
   it("list, ack and mute; a held warehouse lock stops evaluate naming the holder", async () => {
     const session = cliSession({ LOG_LEVEL: "info" });
+    // No real channel of the machine running the tests (restored by close()).
+    for (const name of ["SLACK_WEBHOOK_URL", "ALERT_WEBHOOK_URL", "ALERT_WEBHOOK_SECRET", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"]) delete process.env[name];
     try {
       // Self-contained: an evaluation without channels records the alerts (and sends nothing).
       expect(await session.run("alerts", "evaluate", "--rules", join(dir, "alerts.yml"), "--duckdb-path", file)).toBe(0);
@@ -138,6 +140,10 @@ describe("alerts CLI", () => {
       expect(await session.run("alerts", "mute", "cli-failure-rate", "--for", "soon", "--rules", join(dir, "alerts.yml"), "--duckdb-path", file)).toBe(3);
       expect(await session.run("alerts", "evaluate", "--rules", join(dir, "alerts.yml"), "--duckdb-path", file, "--now", "yesterday")).toBe(3);
       expect(session.stderr).toMatch(/--now: must be an ISO-8601 instant/);
+
+      session.clear();
+      expect(await session.run("alerts", "test", "--channel", "webhook")).toBe(3);
+      expect(session.stderr).toMatch(/ALERT_WEBHOOK_URL: is not set: set ALERT_WEBHOOK_URL to the receiver's URL and ALERT_WEBHOOK_SECRET/);
 
       const lock = acquireWarehouseLock(file, "pipeline");
       try {
