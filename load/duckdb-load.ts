@@ -188,11 +188,13 @@ export interface LoadOptions {
   beforeStep?: () => void;
   /** DuckDB settings of the opening (serve bounds threads and memory). */
   duckdb?: DuckDbSettings;
+  /** An open connection to the warehouse to load through (left open): `serve` opens DuckDB once per flush. */
+  connection?: DuckDBConnection;
 }
 
 export async function loadIntoDuckDb(options: LoadOptions): Promise<LoadResult> {
   const started = Date.now();
-  const warehouse = await openDuckDb(options.duckdbPath, options.duckdb);
+  const warehouse = options.connection ? { connection: options.connection, closeAsync: async () => {} } : await openDuckDb(options.duckdbPath, options.duckdb);
   const result: LoadResult = { loaded: [], skipped: 0, rows: {}, quarantined: 0, durationMs: 0 };
   try {
     await ensureBookkeeping(warehouse.connection);

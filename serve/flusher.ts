@@ -17,7 +17,7 @@
  * between two, every flush that loaded rows builds only the live endpoints' models (`LIVE_TAG`) and their
  * upstream, with the same definitions, so /api/metrics is one flush behind the spool, not one transform.
  *
- * DuckDB is opened per step (`SERVE_DUCKDB`: one thread, bounded memory) and closed with an asynchronous
+ * DuckDB is opened once per flush (`SERVE_DUCKDB`: one thread, bounded memory) and closed with an asynchronous
  * checkpoint first (`closeAsync`): a synchronous close checkpoints on the event loop and held every
  * acknowledgement back for hundreds of milliseconds.
  */
@@ -242,88 +242,91 @@ export class Flusher {
       staged.push({ segment, manifestPath, keys: entries.map((e) => ({ key: e.key, received_at: e.received_at })) });
       result.deliveries += entries.length;
     }
-    if (staged.length > 0) {
-      const load = await loadIntoDuckDb({ duckdbPath, stagingDir, log, duckdb: SERVE_DUCKDB });
-      for (const [table, n] of Object.entries(load.rows)) result.rows[table] = (result.rows[table] ?? 0) + n;
-      if (load.loaded.length > 0) {
-        this.dirty = true;
-        this.liveDirty = true;
+    // One DuckDB opening for the whole flush (load, keys, transform): each close costs a checkpoint and
+    // tearing the instance down, so three per flush were three stalls.
+    let opened: Warehouse | undefined;
+    const connection = async (): Promise<DuckDBConnection> => (opened ??= await openDuckDb(duckdbPath, SERVE_DUCKDB)).connection;
+    try {
+      if (staged.length > 0) {
+        const load = await loadIntoDuckDb({ duckdbPath, stagingDir, log, connection: await connection() });
+        for (const [table, n] of Object.entries(load.rows)) result.rows[table] = (result.rows[table] ?? 0) + n;
+        if (load.loaded.length > 0) {
+          this.dirty = true;
+          this.liveDirty = true;
+        }
+        await this.recordKeys(staged, await connection());
+        // Loaded manifests move to the archive (as on BigQuery), so each load reads only what is pending.
+        for (const s of staged) {
+          const from = join(stagingDir, s.manifestPath);
+          if (!existsSync(from)) continue;
+          const to = join(stagingDir, archivedManifestPath(s.manifestPath));
+          mkdirSync(dirname(to), { recursive: true });
+          renameSync(from, to);
+        }
+        for (const s of staged) {
+          this.options.retainSegment?.(join(spool.dir, s.segment), s.keys.length);
+          spool.remove(s.segment);
+        }
+        result.segments = staged.length;
+        this.lastLoadAt = new Date();
       }
-      await this.recordKeys(staged);
-      // Loaded manifests move to the archive (as on BigQuery), so each load reads only what is pending.
-      for (const s of staged) {
-        const from = join(stagingDir, s.manifestPath);
-        if (!existsSync(from)) continue;
-        const to = join(stagingDir, archivedManifestPath(s.manifestPath));
-        mkdirSync(dirname(to), { recursive: true });
-        renameSync(from, to);
+      if (Date.now() - this.lastPrune > 3_600_000) {
+        this.lastPrune = Date.now();
+        spool.pruneKeys(DELIVERY_KEY_DAYS * 86_400_000);
       }
-      for (const s of staged) {
-        this.options.retainSegment?.(join(spool.dir, s.segment), s.keys.length);
-        spool.remove(s.segment);
+      const due = this.lastTransformAt === undefined || Date.now() - this.lastTransformAt.getTime() >= this.options.transformSeconds * 1000;
+      if (transform === "force" || (transform === "due" && this.dirty && due)) {
+        this.dirty = false;
+        this.liveDirty = false;
+        try {
+          await runTransform({ duckdbPath, connection: await connection() });
+        } catch (error) {
+          this.dirty = true;
+          this.liveDirty = true;
+          throw error;
+        } finally {
+          this.lastTransformAt = new Date();
+        }
+        result.transformed = true;
+      } else if (transform === "due" && this.liveDirty) {
+        // The live endpoints' models, between full transforms: the same definitions and incremental SQL,
+        // only fewer of them (see LIVE_TAG). `dirty` stays set, so the full transform still runs when due.
+        this.liveDirty = false;
+        try {
+          await runTransform({ duckdbPath, tags: [LIVE_TAG], includeDependencies: true, assertions: false, connection: await connection() });
+        } catch (error) {
+          this.liveDirty = true;
+          throw error;
+        }
+        result.live = true;
       }
-      result.segments = staged.length;
-      this.lastLoadAt = new Date();
-    }
-    if (Date.now() - this.lastPrune > 3_600_000) {
-      this.lastPrune = Date.now();
-      spool.pruneKeys(DELIVERY_KEY_DAYS * 86_400_000);
-    }
-    const due = this.lastTransformAt === undefined || Date.now() - this.lastTransformAt.getTime() >= this.options.transformSeconds * 1000;
-    if (transform === "force" || (transform === "due" && this.dirty && due)) {
-      this.dirty = false;
-      this.liveDirty = false;
-      try {
-        await runTransform({ duckdbPath, duckdb: SERVE_DUCKDB });
-      } catch (error) {
-        this.dirty = true;
-        this.liveDirty = true;
-        throw error;
-      } finally {
-        this.lastTransformAt = new Date();
-      }
-      result.transformed = true;
-    } else if (transform === "due" && this.liveDirty) {
-      // The live endpoints' models, between full transforms: the same definitions and incremental SQL,
-      // only fewer of them (see LIVE_TAG). `dirty` stays set, so the full transform still runs when due.
-      this.liveDirty = false;
-      try {
-        await runTransform({ duckdbPath, tags: [LIVE_TAG], includeDependencies: true, assertions: false, duckdb: SERVE_DUCKDB });
-      } catch (error) {
-        this.liveDirty = true;
-        throw error;
-      }
-      result.live = true;
+    } finally {
+      await opened?.closeAsync();
     }
     if (result.deliveries > 0) log.info("spool flushed", { segments: result.segments, deliveries: result.deliveries, rows: result.rows, transformed: result.transformed, live: result.live ?? false });
     return result;
   }
 
-  private async recordKeys(staged: { segment: string; keys: { key: string; received_at: string }[] }[]): Promise<void> {
-    const w = await openDuckDb(this.options.duckdbPath, SERVE_DUCKDB);
+  private async recordKeys(staged: { segment: string; keys: { key: string; received_at: string }[] }[], connection: DuckDBConnection): Promise<void> {
+    await ensureDeliveriesTable(connection);
+    await connection.run("BEGIN TRANSACTION");
     try {
-      await ensureDeliveriesTable(w.connection);
-      await w.connection.run("BEGIN TRANSACTION");
-      try {
-        for (const s of staged) {
-          await w.connection.run(`DELETE FROM ${deliveriesTable} WHERE segment = $1`, [s.segment]);
-          if (s.keys.length === 0) continue;
-          const loadedAt = new Date().toISOString();
-          for (let i = 0; i < s.keys.length; i += 500) {
-            const values = s.keys
-              .slice(i, i + 500)
-              .map((k) => `(${sqlString(k.key)}, ${sqlString(s.segment)}, ${sqlString(k.received_at)}::TIMESTAMPTZ, ${sqlString(loadedAt)}::TIMESTAMPTZ)`)
-              .join(", ");
-            await w.connection.run(`INSERT INTO ${deliveriesTable} VALUES ${values}`);
-          }
+      for (const s of staged) {
+        await connection.run(`DELETE FROM ${deliveriesTable} WHERE segment = $1`, [s.segment]);
+        if (s.keys.length === 0) continue;
+        const loadedAt = new Date().toISOString();
+        for (let i = 0; i < s.keys.length; i += 500) {
+          const values = s.keys
+            .slice(i, i + 500)
+            .map((k) => `(${sqlString(k.key)}, ${sqlString(s.segment)}, ${sqlString(k.received_at)}::TIMESTAMPTZ, ${sqlString(loadedAt)}::TIMESTAMPTZ)`)
+            .join(", ");
+          await connection.run(`INSERT INTO ${deliveriesTable} VALUES ${values}`);
         }
-        await w.connection.run("COMMIT");
-      } catch (error) {
-        await w.connection.run("ROLLBACK");
-        throw error;
       }
-    } finally {
-      await w.closeAsync();
+      await connection.run("COMMIT");
+    } catch (error) {
+      await connection.run("ROLLBACK");
+      throw error;
     }
   }
 }

@@ -68,6 +68,8 @@ export interface TransformOptions {
   includeDependencies?: boolean;
   /** DuckDB settings of the opening (serve bounds threads and memory). */
   duckdb?: DuckDbSettings;
+  /** An open connection to the warehouse to run on (left open): `serve` opens DuckDB once per flush. */
+  connection?: DuckDBConnection;
   /** Run the selected assertions too (default true). `serve`'s live run leaves them to the full transform. */
   assertions?: boolean;
   onProgress?: (event: ProgressEvent) => void;
@@ -294,7 +296,7 @@ export async function runTransform(options: TransformOptions): Promise<Transform
   const plan = planActions(actionsOf(graph), options.tags, options.includeDependencies ?? false).filter((a) => options.assertions !== false || a.type !== "assertion");
   options.onProgress?.({ kind: "compiled", actions: plan.length, durationMs: compileMs });
 
-  const warehouse = await openDuckDb(options.duckdbPath, options.duckdb);
+  const warehouse = options.connection ? { connection: options.connection, closeAsync: async () => {} } : await openDuckDb(options.duckdbPath, options.duckdb);
   const { connection } = warehouse;
   const results: ActionResult[] = [];
   const failed = new Set<string>();
@@ -303,6 +305,9 @@ export async function runTransform(options: TransformOptions): Promise<Transform
     const schemas = new Set(plan.map((a) => a.target.schema));
     for (const schema of schemas) await connection.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
     for (const [index, action] of plan.entries()) {
+      // Translating an action's SQL is synchronous work (until memoized): let a host process that answers
+      // requests (`serve`) take a turn between actions instead of waiting for the whole plan's.
+      await new Promise((resolve) => setImmediate(resolve));
       const t0 = performance.now();
       const upstreamFailed = action.deps.find((d) => failed.has(d));
       if (upstreamFailed) {
