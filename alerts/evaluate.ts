@@ -48,7 +48,7 @@
  *   job completed; a run is flaky for the job when an attempt of the job failed (FAILURE_CONCLUSIONS) and
  *   a later attempt of the same run passed (success). A re-run attempt keeps the run id and head_sha, so
  *   "same run" is "same commit". flaky runs / runs >= threshold, with runs >= min_runs.
- *   `flakyJobRunsSql` is the one definition; issue 15's rpt_flaky_jobs should be built from it.
+ *   The definition is includes/flaky_jobs.js, for rpt_flaky_jobs (issue 15) to call too.
  */
 import { readFileSync } from "node:fs";
 import { Script } from "node:vm";
@@ -57,19 +57,39 @@ import { toIsoInstant, type ReportParams, type ReportSource } from "../report/da
 import { globCondition } from "./globs.js";
 import { fingerprintOf, type Finding, type Rule, type RuleKind, type RuleScope } from "./types.js";
 
-/** includes/constants.js is CommonJS (Dataform requires it) in an ESM package: evaluated in a wrapper, as serve/api.ts does. */
-function loadConstants(): { FAILURE_CONCLUSIONS: string[]; NOT_FINISHED_STATUSES: string[] } {
-  const source = readFileSync(new URL("../includes/constants.js", import.meta.url), "utf8");
-  const wrapper: unknown = new Script(`(function (module, exports) {\n${source}\n})`, { filename: "includes/constants.js" }).runInThisContext();
-  if (typeof wrapper !== "function") throw new Error("includes/constants.js: not loadable");
+/**
+ * An includes/ file: CommonJS (Dataform requires it) in an ESM package, evaluated in a wrapper as
+ * serve/api.ts does, so the models and the alerts share one definition.
+ */
+function loadInclude(file: string): Record<string, unknown> {
+  const source = readFileSync(new URL(`../includes/${file}`, import.meta.url), "utf8");
+  const wrapper: unknown = new Script(`(function (module, exports) {\n${source}\n})`, { filename: `includes/${file}` }).runInThisContext();
+  if (typeof wrapper !== "function") throw new Error(`includes/${file}: not loadable`);
   const module: { exports: Record<string, unknown> } = { exports: {} };
   (wrapper as (m: typeof module, e: Record<string, unknown>) => void)(module, module.exports);
+  return module.exports;
+}
+
+function loadConstants(): { FAILURE_CONCLUSIONS: string[]; NOT_FINISHED_STATUSES: string[] } {
+  const exports = loadInclude("constants.js");
   const strings = (v: unknown, key: string): string[] => {
     if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new Error(`includes/constants.js: ${key} is not a list of strings`);
     return v;
   };
-  return { FAILURE_CONCLUSIONS: strings(module.exports.FAILURE_CONCLUSIONS, "FAILURE_CONCLUSIONS"), NOT_FINISHED_STATUSES: strings(module.exports.NOT_FINISHED_STATUSES, "NOT_FINISHED_STATUSES") };
+  return { FAILURE_CONCLUSIONS: strings(exports.FAILURE_CONCLUSIONS, "FAILURE_CONCLUSIONS"), NOT_FINISHED_STATUSES: strings(exports.NOT_FINISHED_STATUSES, "NOT_FINISHED_STATUSES") };
 }
+
+type FlakyJobRunsSql = (options: { jobs: string; runs: string; failures: string; where?: string }) => string;
+function loadFlakyJobRunsSql(): FlakyJobRunsSql {
+  const fn = loadInclude("flaky_jobs.js").flakyJobRunsSql;
+  if (typeof fn !== "function") throw new Error("includes/flaky_jobs.js: flakyJobRunsSql is not a function");
+  return (options) => {
+    const sql: unknown = fn(options);
+    if (typeof sql !== "string") throw new Error("includes/flaky_jobs.js: flakyJobRunsSql did not return SQL text");
+    return sql;
+  };
+}
+const flakyJobRunsInclude = loadFlakyJobRunsSql();
 const constants = loadConstants();
 export const FAILURE_CONCLUSIONS: readonly string[] = constants.FAILURE_CONCLUSIONS;
 export const NOT_FINISHED_STATUSES: readonly string[] = constants.NOT_FINISHED_STATUSES;
@@ -115,23 +135,13 @@ export interface AlertQuery {
 type Table = (name: string) => string;
 
 /**
- * Runs that failed a job and passed it on a later attempt, one row per (run, job name): the definition of
- * a flaky job run, shared with rpt_flaky_jobs (issue 15). `jobsWhere` filters the completed jobs read
- * (over the columns of fct_workflow_jobs `j` and the run's latest attempt row of fct_workflow_runs `r`).
- * Columns: repository, workflow, job_name, run_id, first_failed_attempt, last_passed_attempt, flaky (0/1).
+ * Runs that failed a job and passed it on a later attempt, one row per (run, job name): the definition
+ * of a flaky job run lives in includes/flaky_jobs.js, shared with the rpt_flaky_jobs model (issue 15).
+ * `jobsWhere` filters the completed jobs read (over fct_workflow_jobs `j` and the run's latest attempt
+ * `r`). Columns: repository, workflow, job_name, run_id, first_failed_attempt, last_passed_attempt, flaky.
  */
 export function flakyJobRunsSql(table: Table, jobsWhere: string): string {
-  return `SELECT repository, workflow, job_name, run_id, first_failed_attempt, last_passed_attempt,
-            CASE WHEN first_failed_attempt < last_passed_attempt THEN 1 ELSE 0 END AS flaky
-       FROM (
-         SELECT j.repository, COALESCE(j.workflow_name, '(unknown)') AS workflow, j.job_name, j.run_id,
-                MIN(CASE WHEN j.conclusion IN (${FAILED}) THEN j.run_attempt END) AS first_failed_attempt,
-                MAX(CASE WHEN j.conclusion = 'success' THEN j.run_attempt END) AS last_passed_attempt
-           FROM ${table("fct_workflow_jobs")} AS j
-           JOIN ${table("fct_workflow_runs")} AS r ON r.run_id = j.run_id AND r.is_latest_attempt
-          WHERE j.status = 'completed' AND (${jobsWhere})
-          GROUP BY j.repository, COALESCE(j.workflow_name, '(unknown)'), j.job_name, j.run_id
-       ) AS per_run`;
+  return flakyJobRunsInclude({ jobs: table("fct_workflow_jobs"), runs: table("fct_workflow_runs"), failures: FAILED, where: jobsWhere });
 }
 
 /** The query of one rule at `now`. */

@@ -14,10 +14,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { bindLiterals, checkAlertQueries } from "../alerts/check.js";
-import { evaluateRules, FAILURE_CONCLUSIONS, findingsFromRows, ruleQuery } from "../alerts/evaluate.js";
+import { evaluateRules, FAILURE_CONCLUSIONS, findingsFromRows, flakyJobRunsSql, ruleQuery } from "../alerts/evaluate.js";
 import { loadRules, parseRules } from "../alerts/rules.js";
 import { fingerprintOf, RULE_KINDS, type Finding, type Rule } from "../alerts/types.js";
 import { checkGraph } from "../check/analyze.js";
+import { runCheck } from "../check/run.js";
+import { copyProject } from "./check-project.js";
 import { tableName } from "../check/catalog.js";
 import { referenceRelation } from "../check/relations.js";
 import { toValueProto } from "../check/values.js";
@@ -522,6 +524,26 @@ describe("every kind's SQL on BigQuery", () => {
       const r = ruleQuery(rule(`{ name: fr, kind: failure_rate, threshold: 0.5 }`), () => "`nowhere.nothing.none`", new Date(NOW));
       await expect(engine.analyze(bindLiterals(r.sql, r.params), checked.catalog.proto())).rejects.toThrow(/Table not found/);
     });
+  }, 180_000);
+});
+
+describe("includes/flaky_jobs.js, the one definition of a flaky job run", () => {
+  it("compiles in a Dataform model (for rpt_flaky_jobs) to the very SQL the flaky_rate alert reads, and type-checks", async () => {
+    const project = copyProject();
+    try {
+      project.write(
+        "definitions/reporting/rpt_flaky_probe.sqlx",
+        'config { type: "view" }\n\n${flaky_jobs.flakyJobRunsSql({ jobs: ref("fct_workflow_jobs"), runs: ref("fct_workflow_runs"), failures: constants.sqlList(constants.FAILURE_CONCLUSIONS) })}\n',
+      );
+      const report = await runCheck({ projectDir: project.dir });
+      expect(report.errors).toEqual([]);
+      const probe = report.graph?.tables.find((t) => t.target.name === "rpt_flaky_probe");
+      const database = report.graph?.projectConfig.defaultDatabase ?? "";
+      const table = (name: string) => `\`${database}.${datasets.models}.${name}\``;
+      expect(probe?.query.trim()).toBe(flakyJobRunsSql(table, "TRUE").trim());
+    } finally {
+      project.remove();
+    }
   }, 180_000);
 });
 
