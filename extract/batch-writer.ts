@@ -18,6 +18,8 @@ import { redact } from "../log/logger.js";
 /** Largest record accepted (serialised bytes); bigger ones are quarantined. BigQuery rows may reach 100 MB, run and job objects are a few KB. */
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 
+const DEFAULT_GZIP_LEVEL = 6;
+
 /** Characters of NDJSON gathered before they go to gzip in one write. */
 const CHUNK_CHARS = 256 * 1024;
 
@@ -31,9 +33,12 @@ class NdjsonGzipFile {
   bytes = 0;
   records = 0;
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    level = DEFAULT_GZIP_LEVEL,
+  ) {
     mkdirSync(dirname(path), { recursive: true });
-    this.gzip = createGzip({ level: 6 });
+    this.gzip = createGzip({ level });
     this.out = createWriteStream(`${path}.partial`);
     this.gzip.on("data", (chunk: Buffer) => {
       this.hash.update(chunk);
@@ -97,6 +102,11 @@ export interface BatchWriterOptions {
   maxRecordBytes?: number;
   /** Called before each record and each step of `finish`: the crash-injection point of the resilience tests. */
   crashPoint?: () => void;
+  /**
+   * gzip level of the batch files (default 6). `serve` stages every few seconds what the warehouse reads
+   * back at once, on the cores that answer deliveries, so it trades some size for a cheaper compression.
+   */
+  gzipLevel?: number;
 }
 
 export class BatchWriter {
@@ -108,6 +118,7 @@ export class BatchWriter {
   quarantined = 0;
   private readonly maxRecordBytes: number;
   private readonly crashPoint: () => void;
+  private readonly gzipLevel: number;
 
   constructor(
     private readonly stagingDir: string,
@@ -117,6 +128,7 @@ export class BatchWriter {
   ) {
     this.maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     this.crashPoint = options.crashPoint ?? (() => {});
+    this.gzipLevel = options.gzipLevel ?? DEFAULT_GZIP_LEVEL;
   }
 
   batchId(table: RawTableName): string {
@@ -153,7 +165,7 @@ export class BatchWriter {
     }
     let file = this.files.get(table);
     if (!file) {
-      file = new NdjsonGzipFile(join(this.stagingDir, stagingLayout.batch(table, this.date, this.batchId(table))));
+      file = new NdjsonGzipFile(join(this.stagingDir, stagingLayout.batch(table, this.date, this.batchId(table))), this.gzipLevel);
       this.files.set(table, file);
     }
     await file.writeLine(line);
@@ -167,7 +179,7 @@ export class BatchWriter {
   }
 
   async quarantine(entry: QuarantineEntry, extractedAt: string): Promise<void> {
-    this.quarantineFile ??= new NdjsonGzipFile(join(this.stagingDir, stagingLayout.quarantine(this.date, this.extractId)));
+    this.quarantineFile ??= new NdjsonGzipFile(join(this.stagingDir, stagingLayout.quarantine(this.date, this.extractId)), this.gzipLevel);
     this.quarantined += 1;
     // Reasons are grouped without the offending values, so the manifest stays small.
     const key = `${entry.resource}: ${entry.reason.replace(/\d+ bytes/, "N bytes")}`;

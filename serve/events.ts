@@ -63,7 +63,10 @@ const YIELD_AFTER_MS = 5;
 export async function stageDeliveries(entries: SpoolEntry[], options: StageOptions): Promise<StageResult> {
   const startedAt = new Date().toISOString();
   const date = startedAt.slice(0, 10);
-  const writer = new BatchWriter(options.stagingDir, options.extractId, date);
+  // gzip level 1: staged every few seconds and read back by DuckDB at once, on the cores that answer
+  // deliveries; level 6 costs nearly four times the CPU for files a third smaller (a 37 MB jobs batch:
+  // 553 ms and 2.2 MB at level 6, 146 ms and 3.2 MB at level 1).
+  const writer = new BatchWriter(options.stagingDir, options.extractId, date, { gzipLevel: 1 });
   // Receipt order: the raw rows' `_extracted_at` grows with it.
   const ordered = [...entries].sort((a, b) => a.received_at.localeCompare(b.received_at));
   // Staging runs on the server's event loop: give way to waiting requests every few milliseconds, so
