@@ -10,6 +10,7 @@
  * than 429: a revoked or mistyped webhook), which needs a person. 3 for a bad alerts.yml or channel
  * variable.
  */
+import { existsSync } from "node:fs";
 import { userInfo } from "node:os";
 import { Command, Option } from "commander";
 import { ConfigError } from "../extract/config.js";
@@ -19,7 +20,7 @@ import { openDuckDb } from "../load/duckdb-connection.js";
 import { withWarehouseLock } from "../load/warehouse-lock.js";
 import type { Logger } from "../log/logger.js";
 import { requireWarehouse } from "../transform/run.js";
-import { formatScope, formatValue } from "./channels/channel.js";
+import { formatScope, formatValue, type Channel } from "./channels/channel.js";
 import { channelsFromEnv, channelVariable, evaluateAndNotify, type AlertCycleResult } from "./notify.js";
 import { AlertRulesError, loadRules, parseDuration } from "./rules.js";
 import { acknowledge, duckDbRunner, ensureAlertTables, mute, readEpisodes, type AlertNotification, type ListFilter, type SqlRunner } from "./state.js";
@@ -70,6 +71,44 @@ async function withAlertState<T>(duckdbPath: string, command: string, work: (run
       warehouse.close();
     }
   });
+}
+
+/**
+ * The rules `pipeline` evaluates as its last step: `--rules FILE` (which must exist), else `alerts.yml` in
+ * the working directory when there is one (a project without alerting runs its pipeline as before).
+ * Read before the pipeline starts, so a bad file stops the run (exit 3, rule and field named) before
+ * any API budget is spent.
+ */
+export function pipelineAlertRules(path: string | undefined, log: Logger): { path: string; rules: Rule[] } | undefined {
+  const file = path ?? "alerts.yml";
+  if (!existsSync(file)) {
+    if (path !== undefined) throw new ConfigError([{ field: "--rules", message: `${file} does not exist: give the path of your alerts.yml, or pass --no-alerts to run without alert evaluation` }]);
+    log.debug("no alerts.yml in the working directory: the pipeline evaluates no alerts");
+    return undefined;
+  }
+  return { path: file, rules: rulesOrConfigError(file) };
+}
+
+export interface LockedEvaluation {
+  duckdbPath: string;
+  rules: Rule[];
+  now: Date;
+  channels: ReadonlyMap<ChannelName, Channel>;
+  log: Logger;
+}
+
+/**
+ * `alerts evaluate` for a caller that already holds the warehouse lock (`pipeline`, after its transform):
+ * opens the file, makes sure the alert tables exist, evaluates and delivers the outbox.
+ */
+export async function evaluateAlertsLocked(input: LockedEvaluation): Promise<AlertCycleResult> {
+  const warehouse = await openDuckDb(input.duckdbPath);
+  try {
+    await ensureAlertTables(duckDbRunner(warehouse.connection));
+    return await evaluateAndNotify({ connection: warehouse.connection, rules: input.rules, now: input.now, channels: input.channels, log: input.log });
+  } finally {
+    warehouse.close();
+  }
 }
 
 const shortScope = (scope: Record<string, string>) => {

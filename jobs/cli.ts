@@ -23,7 +23,8 @@ import { bigQuerySettings } from "../load/bigquery-client.js";
 import { createTransformProgress } from "./transform-progress.js";
 import { bigQueryLoadCommand, bigQueryOptions, bigQueryPipelineCommand, bigQueryTarget, bigQueryTransformCommand, registerBigQueryCommands, type BigQueryFlags } from "./bigquery-commands.js";
 import { defaultStagingDir, targetId, type Target } from "../load/targets.js";
-import { registerAlertsCommands } from "../alerts/cli.js";
+import { evaluateAlertsLocked, evaluationSummary, pipelineAlertRules, registerAlertsCommands } from "../alerts/cli.js";
+import { channelsFromEnv, channelVariable } from "../alerts/notify.js";
 
 /** `check` or `test-models` found problems (already printed). */
 class CheckFailedError extends Error {
@@ -194,20 +195,47 @@ export function buildProgram(log: Logger): Command {
   transformOptions(warehouseOptions(scopeOptions(program.command("pipeline").description("extract, load and transform in one go (what the cron runs)"))))
     .addHelpText("after", examples(["actions-warehouse pipeline --repo acme/api --repo acme/web --since 2026-11-01 --warehouse duckdb --duckdb-path .warehouse/acme.duckdb"]))
     .option("--no-transform", "stop after loading (matrix shards; one transform job runs the models once)")
-    .action(async (flags: ScopeFlags & BigQueryFlags & { duckdbPath: string; warehouse: string; transform: boolean; tags: string[]; fullRefresh?: boolean; var: Record<string, string> }) => {
-      if (flags.warehouse === "bigquery") return bigQueryPipelineCommand(extractInput(flags, bigQueryTarget(flags)), flags, log);
+    .option("--rules <file>", "alert rules evaluated after the transform, as `alerts evaluate` does (default: alerts.yml in the working directory, when there is one)")
+    .option("--no-alerts", "do not evaluate alert rules after the transform")
+    .action(async (flags: ScopeFlags & BigQueryFlags & { duckdbPath: string; warehouse: string; transform: boolean; tags: string[]; fullRefresh?: boolean; var: Record<string, string>; rules?: string; alerts: boolean }) => {
+      // Read first: a bad alerts.yml (or channel variable) stops the run before any API call.
+      const alertRules = flags.alerts && flags.transform ? pipelineAlertRules(flags.rules, log) : undefined;
+      if (flags.warehouse === "bigquery") {
+        if (alertRules) log.warn(`alerts: ${alertRules.path} is not evaluated with --warehouse bigquery: alert state on BigQuery is not implemented yet (alerts/state.ts stores it in DuckDB only); pass --no-alerts to silence this`);
+        return bigQueryPipelineCommand(extractInput(flags, bigQueryTarget(flags)), flags, log);
+      }
       if (!flags.transform) throw new ConfigError([{ field: "--no-transform", message: "only with --warehouse bigquery (matrix shards); on DuckDB run extract and load instead" }]);
-      const result = await runPipeline({
-        extract: extractInput(flags, { kind: "duckdb", path: flags.duckdbPath }),
-        duckdbPath: flags.duckdbPath,
-        ...(flags.tags.length ? { tags: flags.tags } : {}),
-        fullRefresh: flags.fullRefresh === true,
-        vars: flags.var,
-        log,
-      });
+      const channels = alertRules ? channelsFromEnv(process.env, { maxRetryAfterSeconds: 30 }) : undefined;
+      if (alertRules && channels?.size === 0) log.info(`alerts: no notification channel is configured: alert state is recorded, nothing is sent (set ${channelVariable.slack} or ${channelVariable.webhook})`);
+      // One lock for the whole run: the alerts are evaluated on the models this very run built, and no
+      // other run can write the warehouse between the transform and the evaluation.
+      const { result, alerts } = await withWarehouseLock(
+        flags.duckdbPath,
+        "pipeline",
+        async () => {
+          const result = await runPipeline({
+            extract: extractInput(flags, { kind: "duckdb", path: flags.duckdbPath }),
+            duckdbPath: flags.duckdbPath,
+            ...(flags.tags.length ? { tags: flags.tags } : {}),
+            fullRefresh: flags.fullRefresh === true,
+            vars: flags.var,
+            log,
+            lockHeld: true,
+          });
+          const alerts = alertRules && channels ? await evaluateAlertsLocked({ duckdbPath: flags.duckdbPath, rules: alertRules.rules, now: new Date(), channels, log }) : undefined;
+          return { result, alerts };
+        },
+        { onTakeover: (previous, reason) => log.warn("took over a stale warehouse lock", { warehouse: flags.duckdbPath, previous_pid: previous.pid, previous_started: previous.started, reason }) },
+      );
       console.log(pipelineSummary(result));
       const skipped = packagesSkippedLine(result.extract);
       if (skipped) console.log(skipped);
+      if (alerts && alertRules) {
+        console.log(`\nalerts (${alertRules.path})\n${evaluationSummary(alerts)}`);
+        // Unavailable channels only leave messages in the outbox (a warning above, retried next run); a
+        // refused one needs a person, as with `alerts evaluate`.
+        if (alerts.delivery.rejected > 0) throw new Error(`pipeline: the data was loaded and transformed, but ${alerts.delivery.rejected} alert notification(s) were refused by their channel (see the warnings above): check the webhook URL; they stay in the outbox and are retried at the next run`);
+      }
     });
 
   program
