@@ -110,7 +110,7 @@ afterAll(async () => {
 
 describe("every rule is on by default and has a test here", () => {
   it("lists the rules", () => {
-    expect([...BIGQUERY_RULES].sort()).toEqual(["asyncJobs", "jobIds", "legacyTypeNames", "loadQuota", "loadSchemaMatch", "locations", "queryExecution", "schemaUpdates"]);
+    expect([...BIGQUERY_RULES].sort()).toEqual(["asyncJobs", "jobIds", "legacyTypeNames", "loadQuota", "loadSchemaMatch", "locations", "queryExecution", "schemaUpdates", "sessions", "transactionConflicts"]);
     expect(Object.values(standIns.bigquery.rules).every(Boolean)).toBe(true);
   });
 });
@@ -441,5 +441,107 @@ describe("queryExecution", () => {
     // Off: none of it runs (the stand-in as it was).
     const off = await under({ queryExecution: false }, () => outcome(bq().query("SELECT 1 AS one")));
     expect(off.ok).toBe(false);
+  });
+});
+
+/** A query job through the real client, optionally opening (`create`) or joining (`session`) a session. */
+async function sessionQuery(sql: string, opts: { session?: string; create?: boolean; location?: string } = {}): Promise<{ rows: Record<string, unknown>[]; sessionId?: string }> {
+  const [job] = await bq(opts.location).createQueryJob({
+    query: sql,
+    useLegacySql: false,
+    location: opts.location ?? "US",
+    ...(opts.create ? { createSession: true } : {}),
+    ...(opts.session ? { connectionProperties: [{ key: "session_id", value: opts.session }] } : {}),
+  });
+  const [rows] = await job.getQueryResults();
+  const sessionId = (job.metadata as { statistics?: { sessionInfo?: { sessionId?: string } } }).statistics?.sessionInfo?.sessionId;
+  return { rows: rows as Record<string, unknown>[], ...(sessionId ? { sessionId } : {}) };
+}
+const countOf = async (table: string, session?: string) => Number((await sessionQuery(`SELECT COUNT(*) AS n FROM ds.${table}`, session ? { session } : {})).rows[0]?.n);
+
+describe("sessions", () => {
+  it("creates a table from a column list (CREATE TABLE IF NOT EXISTS t (col TYPE, ...)), once", async () => {
+    await sessionQuery("CREATE TABLE IF NOT EXISTS ds.tx_ddl (id INT64, note STRING, at TIMESTAMP)");
+    await sessionQuery("CREATE TABLE IF NOT EXISTS ds.tx_ddl (id INT64, note STRING, at TIMESTAMP)");
+    const [meta] = (await bq().dataset("ds").table("tx_ddl").getMetadata()) as [{ schema: { fields: Field[] } }, unknown];
+    expect(meta.schema.fields.map((f) => [f.name, f.type])).toEqual([["id", "INTEGER"], ["note", "STRING"], ["at", "TIMESTAMP"]]);
+    await expect(sessionQuery("CREATE TABLE ds.tx_ddl (id INT64)")).rejects.toThrow(/Already Exists: Table/);
+  });
+
+  it("BEGIN TRANSACTION needs a session; in one, a transaction sees its own writes and others see them only after COMMIT; off, BEGIN is a no-op and writes show at once", async () => {
+    await sessionQuery("CREATE TABLE IF NOT EXISTS ds.tx_visible (id INT64, note STRING)");
+    await expect(sessionQuery("BEGIN TRANSACTION")).rejects.toThrow(/supported only in scripts or sessions/);
+
+    const { sessionId } = await sessionQuery("BEGIN TRANSACTION", { create: true });
+    expect(sessionId).toMatch(/^\w+$/);
+    await sessionQuery("INSERT INTO ds.tx_visible (id, note) VALUES (1, 'a'), (2, 'b')", { session: sessionId });
+    expect(await countOf("tx_visible", sessionId)).toBe(2);
+    expect(await countOf("tx_visible")).toBe(0);
+    await sessionQuery("COMMIT TRANSACTION", { session: sessionId });
+    expect(await countOf("tx_visible")).toBe(2);
+
+    await under({ sessions: false }, async () => {
+      await sessionQuery("BEGIN TRANSACTION");
+      await sessionQuery("INSERT INTO ds.tx_visible (id, note) VALUES (3, 'c')");
+      // The forgiving fake: no isolation, the "uncommitted" row is already there for everyone.
+      expect(await countOf("tx_visible")).toBe(3);
+    });
+  });
+
+  it("a failed statement rolls the whole transaction back: the earlier insert is gone and COMMIT finds no transaction; off, the insert stays", async () => {
+    await sessionQuery("CREATE TABLE IF NOT EXISTS ds.tx_fail (id INT64, note STRING)");
+    const { sessionId } = await sessionQuery("BEGIN TRANSACTION", { create: true });
+    await sessionQuery("INSERT INTO ds.tx_fail (id, note) VALUES (1, 'kept?')", { session: sessionId });
+    await expect(sessionQuery("INSERT INTO ds.tx_fail (id, no_such_column) VALUES (2, 'x')", { session: sessionId })).rejects.toThrow();
+    await expect(sessionQuery("COMMIT TRANSACTION", { session: sessionId })).rejects.toThrow(/no active transaction/);
+    expect(await countOf("tx_fail")).toBe(0);
+
+    await under({ sessions: false }, async () => {
+      await sessionQuery("BEGIN TRANSACTION");
+      await sessionQuery("INSERT INTO ds.tx_fail (id, note) VALUES (1, 'kept?')");
+      await expect(sessionQuery("INSERT INTO ds.tx_fail (id, no_such_column) VALUES (2, 'x')")).rejects.toThrow();
+      await sessionQuery("ROLLBACK TRANSACTION");
+      expect(await countOf("tx_fail")).toBe(1);
+    });
+  });
+
+  it("refuses DDL on permanent tables inside a transaction; a session is found only in its location and not after BQ.ABORT_SESSION()", async () => {
+    const { sessionId } = await sessionQuery("BEGIN TRANSACTION", { create: true });
+    await expect(sessionQuery("CREATE TABLE IF NOT EXISTS ds.tx_in_tx (id INT64)", { session: sessionId })).rejects.toThrow(/not supported inside a transaction/);
+    await expect(sessionQuery("SELECT 1 AS one", { session: sessionId, location: "EU" })).rejects.toThrow(/Session .* was not found in location EU/);
+    await sessionQuery("CALL BQ.ABORT_SESSION()", { session: sessionId });
+    await expect(sessionQuery("SELECT 1 AS one", { session: sessionId })).rejects.toThrow(/was not found/);
+    expect(standIns.bigquery.tables.has("ds.tx_in_tx")).toBe(false);
+  });
+});
+
+describe("transactionConflicts", () => {
+  it("two sessions' transactions DELETE from one table: the later is aborted (concurrent update) and rolled back; off, both commit", async () => {
+    await sessionQuery("CREATE TABLE IF NOT EXISTS ds.tx_conflict (id INT64, note STRING)");
+    await sessionQuery("INSERT INTO ds.tx_conflict (id, note) VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')");
+    const a = (await sessionQuery("BEGIN TRANSACTION", { create: true })).sessionId;
+    const b = (await sessionQuery("BEGIN TRANSACTION", { create: true })).sessionId;
+    await sessionQuery("DELETE FROM ds.tx_conflict WHERE id = 1", { session: a });
+    // Different rows, same table: BigQuery still cancels the second mutating transaction.
+    await sessionQuery("INSERT INTO ds.tx_conflict (id, note) VALUES (9, 'z')", { session: b });
+    await expect(sessionQuery("DELETE FROM ds.tx_conflict WHERE id = 2", { session: b })).rejects.toThrow(/Transaction is aborted due to concurrent update against table .*ds\.tx_conflict/);
+    await sessionQuery("COMMIT TRANSACTION", { session: a });
+    // b's insert went with its transaction.
+    expect((await sessionQuery("SELECT id FROM ds.tx_conflict ORDER BY id")).rows.map((r) => Number(r.id))).toEqual([2, 3, 4]);
+
+    // A transaction whose snapshot predates a committed mutation of the table is aborted too.
+    const c = (await sessionQuery("BEGIN TRANSACTION", { create: true })).sessionId;
+    await sessionQuery("DELETE FROM ds.tx_conflict WHERE id = 4");
+    await expect(sessionQuery("UPDATE ds.tx_conflict SET note = 'x' WHERE id = 3", { session: c })).rejects.toThrow(/concurrent update/);
+
+    await under({ transactionConflicts: false }, async () => {
+      const d = (await sessionQuery("BEGIN TRANSACTION", { create: true })).sessionId;
+      const e = (await sessionQuery("BEGIN TRANSACTION", { create: true })).sessionId;
+      await sessionQuery("DELETE FROM ds.tx_conflict WHERE id = 2", { session: d });
+      await sessionQuery("DELETE FROM ds.tx_conflict WHERE id = 3", { session: e });
+      await sessionQuery("COMMIT TRANSACTION", { session: d });
+      await sessionQuery("COMMIT TRANSACTION", { session: e });
+      expect(await countOf("tx_conflict")).toBe(0);
+    });
   });
 });

@@ -337,7 +337,13 @@ export type Statement =
   | { kind: "create"; object: "VIEW" | "TABLE"; target: TableRef; orReplace: boolean; ifNotExists: boolean; body: string; partitionField?: string; clusterFields?: string[] }
   | { kind: "drop"; object: "VIEW" | "TABLE"; target: TableRef; ifExists: boolean }
   | { kind: "dml"; verb: "INSERT" | "UPDATE" | "DELETE" | "MERGE"; target?: TableRef }
-  | { kind: "select" };
+  | { kind: "select" }
+  /** Column-list `CREATE TABLE [IF NOT EXISTS] t (col TYPE, ...)` (no AS query). */
+  | { kind: "createColumns"; target: TableRef; ifNotExists: boolean; fields: TableField[] }
+  /** BEGIN [TRANSACTION], COMMIT [TRANSACTION], ROLLBACK [TRANSACTION]. */
+  | { kind: "transaction"; verb: "BEGIN" | "COMMIT" | "ROLLBACK" }
+  /** `CALL BQ.ABORT_SESSION()`: ends the job's session. */
+  | { kind: "abortSession" };
 
 /** Throws a QueryError (invalidQuery) if the GoogleSQL does not parse and translate. */
 export function checkSyntax(googleSql: string): void {
@@ -444,6 +450,29 @@ function leadingComments(sql: string): string {
   return sql.replace(/^(?:\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)*/, "");
 }
 
+/** The columns of a column-list CREATE TABLE: `(name TYPE [NOT NULL], ...)`, scalar types only. */
+function columnList(text: string): { fields: TableField[] } | { message: string } {
+  let depth = 0;
+  let end = -1;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === "(") depth++;
+    else if (text[i] === ")" && --depth === 0) {
+      end = i;
+      break;
+    }
+  }
+  if (end === -1) return { message: "Syntax error: unclosed column list in CREATE TABLE" };
+  const fields: TableField[] = [];
+  for (const part of text.slice(1, end).split(",")) {
+    const c = /^\s*(`[^`]+`|[A-Za-z_]\w*)\s+([A-Za-z0-9_]+)(\s+NOT\s+NULL)?\s*$/i.exec(part);
+    if (!c) return { message: `the stand-in reads scalar column definitions only (name TYPE [NOT NULL]), not ${JSON.stringify(part.trim())}` };
+    const type = standardTypeName(c[2] ?? "");
+    if (!DUCKDB_TYPES[type]) return { message: `Syntax error: unknown type ${c[2] ?? ""} of column ${(c[1] ?? "").replaceAll("`", "")}` };
+    fields.push({ name: (c[1] ?? "").replaceAll("`", ""), type, mode: c[3] ? "REQUIRED" : "NULLABLE" });
+  }
+  return { fields };
+}
+
 /**
  * Classifies one statement: the DDL the Dataform CLI sends (CREATE SCHEMA, CREATE [OR REPLACE]
  * VIEW/TABLE ... AS, DROP), DML, or a query. `PARTITION BY` and `CLUSTER BY` of a CREATE TABLE are read
@@ -462,7 +491,15 @@ export function classifyStatement(sql: string): Statement | { kind: "unsupported
     const target = parseName(m[4] ?? "");
     if (!target) return { kind: "unsupported", message: `Table name "${(m[4] ?? "").replaceAll("`", "")}" missing dataset while no default dataset is set in the request.` };
     const start = bodyStart(text, m[0].length);
-    if (start === -1) return { kind: "unsupported", message: "the stand-in runs CREATE VIEW/TABLE ... AS <query> only (no column-list CREATE TABLE)" };
+    if (start === -1) {
+      const rest = text.slice(m[0].length).trim();
+      if ((m[2] ?? "").toUpperCase() === "TABLE" && !m[1] && rest.startsWith("(")) {
+        const fields = columnList(rest);
+        if ("message" in fields) return { kind: "unsupported", message: fields.message };
+        return { kind: "createColumns", target, ifNotExists: Boolean(m[3]), fields: fields.fields };
+      }
+      return { kind: "unsupported", message: "the stand-in runs CREATE VIEW/TABLE ... AS <query> and CREATE TABLE [IF NOT EXISTS] t (columns) only" };
+    }
     const middle = text.slice(m[0].length, start - 2);
     const blank = blankLiterals(middle);
     const part = /PARTITION\s+BY\s+(?:(?:DATE|TIMESTAMP_TRUNC|DATE_TRUNC|DATETIME_TRUNC)\s*\(\s*`?(\w+)`?[^)]*\)|`?(\w+)`?)/i.exec(blank);
@@ -492,6 +529,11 @@ export function classifyStatement(sql: string): Statement | { kind: "unsupported
     return { kind: "dml", verb, target: parseName(t?.[1] ?? "") };
   }
   if (/^(SELECT|WITH|\()/i.test(text)) return { kind: "select" };
+  // Transaction control (https://cloud.google.com/bigquery/docs/reference/standard-sql/procedural-language#begin_transaction).
+  m = /^(BEGIN|COMMIT|ROLLBACK)(?:\s+TRANSACTION)?\s*;?\s*$/i.exec(text);
+  if (m) return { kind: "transaction", verb: (m[1] ?? "").toUpperCase() as "BEGIN" | "COMMIT" | "ROLLBACK" };
+  // Ends the session the job runs in (https://cloud.google.com/bigquery/docs/sessions-terminating).
+  if (/^CALL\s+BQ\.ABORT_SESSION\s*\(\s*\)\s*;?\s*$/i.test(text)) return { kind: "abortSession" };
   return { kind: "unsupported", message: `the stand-in does not run this statement: ${text.slice(0, 60)}` };
 }
 
@@ -613,8 +655,15 @@ export interface SqlEngine {
   drop(object: "VIEW" | "TABLE", dataset: string, name: string): Promise<void>;
   /** Bytes of `fields` over the rows of the partitions `bounds` (on `partitionField`) keeps. */
   columnBytes(dataset: string, table: string, fields: TableField[], prune?: { partitionField: string; bounds: PartitionBounds }): Promise<number>;
-  /** Binds, translates and runs one GoogleSQL statement (or script). */
-  query(sql: string, parameters: QueryParameter[] | undefined, parameterMode: string | undefined, ts: TimestampFormat): Promise<QueryOutcome>;
+  /**
+   * Binds, translates and runs one GoogleSQL statement (or script). With `session`, on that session's own
+   * DuckDB connection, so a transaction begun there sees its own writes and no one else sees them before COMMIT.
+   */
+  query(sql: string, parameters: QueryParameter[] | undefined, parameterMode: string | undefined, ts: TimestampFormat, session?: string): Promise<QueryOutcome>;
+  /** BEGIN / COMMIT / ROLLBACK on a session's connection (opened on first use). */
+  transaction(session: string, verb: "BEGIN" | "COMMIT" | "ROLLBACK"): Promise<void>;
+  /** Closes a session's connection (an open transaction on it is rolled back). */
+  endSession(session: string): Promise<void>;
   close(): void;
 }
 
@@ -658,6 +707,17 @@ export async function startSqlEngine(): Promise<SqlEngine> {
     return next;
   };
   const ref = (dataset: string, table: string) => `${quote(dataset)}.${quote(table)}`;
+  /** One DuckDB connection per BigQuery session: DuckDB transactions are per connection. */
+  const sessions = new Map<string, DuckDBConnection>();
+  const sessionConnection = async (session: string): Promise<DuckDBConnection> => {
+    let on = sessions.get(session);
+    if (!on) {
+      on = await instance.connect();
+      await on.run("SET TimeZone = 'UTC'");
+      sessions.set(session, on);
+    }
+    return on;
+  };
   const toQueryError = (error: unknown): QueryError => {
     if (error instanceof QueryError) return error;
     const message = (error as Error).message;
@@ -734,13 +794,14 @@ export async function startSqlEngine(): Promise<SqlEngine> {
           return 0;
         }
       }),
-    query: (sql, parameters, parameterMode, ts) =>
+    query: (sql, parameters, parameterMode, ts, session) =>
       serial(async () => {
         const bound = bindParameters(sql, parameters, parameterMode);
         const duckdbSql = translated(bound);
+        const on = session === undefined ? db : await sessionConnection(session);
         let reader;
         try {
-          reader = await db.runAndReadAll(duckdbSql);
+          reader = await on.runAndReadAll(duckdbSql);
         } catch (error) {
           throw toQueryError(error);
         }
@@ -753,7 +814,23 @@ export async function startSqlEngine(): Promise<SqlEngine> {
         const rows = reader.getRows().map((row) => ({ f: row.map((value, i) => ({ v: wireValue(value, fields[i] as TableField, ts) })) }));
         return { statementType: "SELECT", schema: { fields }, rows, duckdbSql };
       }),
+    transaction: (session, verb) =>
+      serial(async () => {
+        const on = await sessionConnection(session);
+        await on.run(verb === "BEGIN" ? "BEGIN TRANSACTION" : verb);
+      }),
+    endSession: (session) =>
+      serial(async () => {
+        const on = sessions.get(session);
+        if (!on) return;
+        sessions.delete(session);
+        // A transaction still open on it is abandoned, as when BigQuery terminates a session.
+        await on.run("ROLLBACK").catch(() => undefined);
+        on.closeSync();
+      }),
     close: () => {
+      for (const on of sessions.values()) on.closeSync();
+      sessions.clear();
       db.closeSync();
       instance.closeSync();
       rmSync(scratch, { recursive: true, force: true });

@@ -26,6 +26,22 @@
  * - loadQuota: 1,500 load jobs per table per day (`loadJobsPerTablePerDay`);
  * - queryExecution: query jobs, jobs.query and getQueryResults run the SQL (DDL, DML, SELECT with named
  *   parameters) and dry runs estimate bytes; off, only CREATE SCHEMA runs and dry runs answer 0 bytes.
+ * - sessions: "A transaction must be contained in a single SQL query, except when in Session mode"
+ *   (https://cloud.google.com/bigquery/docs/transactions#transaction_scope): a job with
+ *   `createSession: true` opens a session (statistics.sessionInfo.sessionId), later jobs join it with
+ *   connectionProperties session_id (https://cloud.google.com/bigquery/docs/sessions-write-queries), in its
+ *   location only; BEGIN TRANSACTION outside a session fails; statements in a transaction see its own
+ *   writes, nobody else sees them before COMMIT; "If an error occurs during a transaction ... BigQuery
+ *   automatically rolls back the transaction" (same page); DDL on permanent tables is refused inside one
+ *   (#statements_supported_in_transactions); CALL BQ.ABORT_SESSION() ends a session
+ *   (https://cloud.google.com/bigquery/docs/sessions-terminating). Off: BEGIN/COMMIT/ROLLBACK are no-ops
+ *   and every statement commits at once (a forgiving fake).
+ * - transactionConflicts: "If a transaction mutates (updates or deletes) rows in a table, then other
+ *   transactions or DML statements that mutate rows in the same table cannot run concurrently.
+ *   Conflicting transactions are cancelled." (https://cloud.google.com/bigquery/docs/transactions#transaction_concurrency):
+ *   an UPDATE/DELETE/MERGE in a transaction on a table another open transaction has mutated, or that a
+ *   mutation committed after this transaction began (snapshot isolation), fails with "Transaction is
+ *   aborted due to concurrent update against table ..." and rolls the transaction back.
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -59,7 +75,7 @@ export type { TableField } from "./bigquery-sql.js";
 export { legacyFields, legacyTypeName, sameType } from "./bigquery-sql.js";
 
 /** The behaviours of the real service the stand-in enforces; each can be switched off for a test. */
-export const BIGQUERY_RULES = ["legacyTypeNames", "loadSchemaMatch", "schemaUpdates", "locations", "jobIds", "asyncJobs", "loadQuota", "queryExecution"] as const;
+export const BIGQUERY_RULES = ["legacyTypeNames", "loadSchemaMatch", "schemaUpdates", "locations", "jobIds", "asyncJobs", "loadQuota", "queryExecution", "sessions", "transactionConflicts"] as const;
 export type BigQueryRule = (typeof BIGQUERY_RULES)[number];
 
 export interface RecordedRequest {
@@ -102,6 +118,20 @@ interface StoredJob {
   result?: QueryResult;
   /** This job's number among the load jobs of its destination table that UTC day (loadQuota). */
   loadOrdinal?: number;
+  /** The session the query job runs in (rule `sessions`). */
+  session?: string;
+}
+
+/** A BigQuery session (rule `sessions`): its location, and its open transaction if any. */
+interface StoredSession {
+  projectId: string;
+  location: string;
+  transaction?: {
+    /** Commit sequence number when BEGIN ran (the transaction's snapshot). */
+    snapshot: number;
+    /** Tables (`dataset.table`) this transaction mutated with UPDATE, DELETE or MERGE. */
+    mutated: Set<string>;
+  };
 }
 
 export interface BigQueryStandInOptions {
@@ -129,6 +159,8 @@ export interface BigQueryStandIn {
   jobs: Map<string, StoredJob>;
   /** SQL of every query job (jobs.insert and jobs.query), in order, with whether it was a dry run. */
   queries: { sql: string; dryRun: boolean }[];
+  /** Open sessions by id (rule `sessions`). */
+  sessions: Map<string, StoredSession>;
   /** The rules in force (a copy). */
   readonly rules: Record<BigQueryRule, boolean>;
   /** Switches rules on or off from now on. */
@@ -344,6 +376,10 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
   const tables = new Map<string, StoredTable>();
   const jobs = new Map<string, StoredJob>();
   const queries: { sql: string; dryRun: boolean }[] = [];
+  const sessions = new Map<string, StoredSession>();
+  /** Mutating commits so far, and per table the sequence number of the last one (rule `transactionConflicts`). */
+  let commitSequence = 0;
+  const lastMutation = new Map<string, number>();
   /** Load jobs per `dataset.table@YYYY-MM-DD` (UTC), failed ones included. */
   const loadCounts = new Map<string, number>();
   const timers = new Set<NodeJS.Timeout>();
@@ -716,6 +752,12 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
         return stmt.verb;
       case "select":
         return "SELECT";
+      case "createColumns":
+        return "CREATE_TABLE";
+      case "transaction":
+        return `${stmt.verb}_TRANSACTION`;
+      case "abortSession":
+        return "CALL";
     }
   }
 
@@ -742,7 +784,32 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
     tables.set(key, created);
   }
 
+  /**
+   * A query job; in a session's transaction, a statement that fails rolls the whole transaction back
+   * ("If an error occurs during a transaction and there is no exception handler, the query fails and
+   * BigQuery automatically rolls back the transaction", https://cloud.google.com/bigquery/docs/transactions).
+   */
   async function runQuery(job: StoredJob): Promise<JobStatus> {
+    const session = job.session === undefined ? undefined : sessions.get(job.session);
+    const abandon = async () => {
+      if (!session?.transaction || job.session === undefined) return;
+      session.transaction = undefined;
+      await engine.transaction(job.session, "ROLLBACK").catch(() => undefined);
+    };
+    try {
+      const status = await runStatement(job);
+      if (status.errorResult) await abandon();
+      return status;
+    } catch (error) {
+      await abandon();
+      throw error;
+    }
+  }
+
+  const conflict = (projectId: string, key: string) =>
+    new QueryError(`Transaction is aborted due to concurrent update against table ${projectId}:${key}. See https://cloud.google.com/bigquery/docs/transactions#transaction_concurrency`, "invalidQuery");
+
+  async function runStatement(job: StoredJob): Promise<JobStatus> {
     const configuration = job.resource.configuration as { query: Record<string, unknown> };
     const cfg = configuration.query;
     const projectId = String((job.resource.jobReference as { projectId: string }).projectId);
@@ -761,7 +828,15 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
     const problem = locationProblem(sql, stmt, location, projectId);
     if (problem) return failed(problem.reason, problem.message);
     // Tables a statement reads must exist (its own CREATE target aside).
-    const target = stmt.kind === "create" || stmt.kind === "drop" ? stmt.target : undefined;
+    const target = stmt.kind === "create" || stmt.kind === "drop" || stmt.kind === "createColumns" ? stmt.target : undefined;
+    const sessionId = rules.sessions ? job.session : undefined;
+    const session = sessionId === undefined ? undefined : sessions.get(sessionId);
+    if (sessionId !== undefined && !session) return failed("invalidQuery", `Session ${sessionId} was not found or has been terminated. Start a new session (createSession).`);
+    if (session?.transaction && (stmt.kind === "create" || stmt.kind === "drop" || stmt.kind === "createColumns" || stmt.kind === "createSchema")) {
+      // "DDL statements that create or delete permanent entities, such as datasets, tables, and functions,
+      // are not supported inside a transaction." (https://cloud.google.com/bigquery/docs/transactions#statements_supported_in_transactions)
+      return failed("invalidQuery", "DDL statements on permanent entities are not supported inside a transaction");
+    }
     for (const ref of tableReferences(sql)) {
       if (target && ref.dataset === target.dataset && ref.table === target.table) continue;
       if (datasets.has(ref.dataset) && !tables.has(`${ref.dataset}.${ref.table}`)) return failed("notFound", `Not found: Table ${ref.project ?? projectId}:${ref.dataset}.${ref.table} was not found in location ${location}`);
@@ -773,6 +848,48 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
     const billed = estimate.tables.length ? Math.max(estimate.bytes, 10 * 1024 * 1024 * estimate.tables.length) : 0;
     const query: Record<string, unknown> = { totalBytesProcessed: String(estimate.bytes), totalBytesBilled: String(billed), statementType: statementType(stmt), cacheHit: false };
     switch (stmt.kind) {
+      case "transaction": {
+        job.result = { statementType: query.statementType as string, rows: [] };
+        if (!rules.sessions) break; // the forgiving fake: no transactions, every statement commits at once
+        if (!session || sessionId === undefined) return failed("invalidQuery", "Transaction control statements are supported only in scripts or sessions (https://cloud.google.com/bigquery/docs/transactions#transaction_scope)");
+        if (stmt.verb === "BEGIN") {
+          if (session.transaction) return failed("invalidQuery", "Nested transactions are not supported: a transaction is already open in this session");
+          await engine.transaction(sessionId, "BEGIN");
+          session.transaction = { snapshot: commitSequence, mutated: new Set() };
+          break;
+        }
+        const open = session.transaction;
+        if (!open) return failed("invalidQuery", `There is no active transaction to ${stmt.verb === "COMMIT" ? "commit" : "roll back"} in this session (a failed statement rolls its transaction back)`);
+        session.transaction = undefined;
+        await engine.transaction(sessionId, stmt.verb);
+        if (stmt.verb === "COMMIT" && open.mutated.size) {
+          commitSequence += 1;
+          for (const key of open.mutated) lastMutation.set(key, commitSequence);
+        }
+        break;
+      }
+      case "abortSession": {
+        job.result = { statementType: "CALL", rows: [] };
+        if (!rules.sessions || sessionId === undefined) break;
+        sessions.delete(sessionId);
+        await engine.endSession(sessionId);
+        break;
+      }
+      case "createColumns": {
+        const { dataset, table } = stmt.target;
+        if (!datasets.has(dataset)) return failed("notFound", `Not found: Dataset ${projectId}:${dataset}`);
+        if (tables.has(`${dataset}.${table}`)) {
+          if (!stmt.ifNotExists) return failed("duplicate", `Already Exists: Table ${projectId}:${dataset}.${table}`);
+          query.ddlOperationPerformed = "SKIP";
+        } else {
+          await engine.createTable(dataset, table, stmt.fields);
+          tables.set(`${dataset}.${table}`, newTable(stmt.target.project ?? projectId, dataset, table, {}, stmt.fields));
+          query.ddlOperationPerformed = "CREATE";
+        }
+        query.ddlTargetTable = { projectId: stmt.target.project ?? projectId, datasetId: dataset, tableId: table };
+        job.result = { statementType: "CREATE_TABLE", rows: [] };
+        break;
+      }
       case "createSchema": {
         if (!datasets.has(stmt.dataset)) {
           datasets.set(stmt.dataset, { kind: "bigquery#dataset", id: `${projectId}:${stmt.dataset}`, datasetReference: { projectId: stmt.project ?? projectId, datasetId: stmt.dataset }, location, creationTime: now(), lastModifiedTime: now() });
@@ -815,7 +932,28 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
       }
       case "dml":
       case "select": {
-        const outcome = await engine.query(sql, params, mode, "int64");
+        const key = stmt.kind === "dml" && stmt.target ? `${stmt.target.dataset}.${stmt.target.table}` : undefined;
+        const mutating = stmt.kind === "dml" && stmt.verb !== "INSERT" && key !== undefined;
+        const open = session?.transaction;
+        if (mutating && open && rules.transactionConflicts) {
+          const held = [...sessions.entries()].some(([id, other]) => id !== sessionId && other.transaction?.mutated.has(key));
+          if (held || (lastMutation.get(key) ?? 0) > open.snapshot) throw conflict(projectId, key);
+        }
+        let outcome;
+        try {
+          outcome = await engine.query(sql, params, mode, "int64", sessionId);
+        } catch (error) {
+          // DuckDB's own write-write conflict between two sessions' transactions is BigQuery's abort.
+          if (key && /conflict/i.test((error as Error).message)) throw conflict(projectId, key);
+          throw error;
+        }
+        if (mutating) {
+          if (open) open.mutated.add(key);
+          else {
+            commitSequence += 1;
+            lastMutation.set(key, commitSequence);
+          }
+        }
         job.result = { statementType: outcome.statementType, rows: outcome.rows ?? [], ...(outcome.schema ? { schema: outcome.schema } : {}), ...(outcome.numDmlAffectedRows !== undefined ? { numDmlAffectedRows: outcome.numDmlAffectedRows } : {}) };
         if (outcome.schema) query.schema = outcome.schema;
         if (outcome.numDmlAffectedRows !== undefined) query.numDmlAffectedRows = outcome.numDmlAffectedRows;
@@ -1000,8 +1138,25 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
           return json(res, { kind: "bigquery#job", ...(body as object), jobReference: { projectId, jobId, location }, status: { state: "DONE" }, statistics: { creationTime: now(), startTime: now(), endTime: now(), ...outcome.statistics } });
         }
         if (jobs.has(jobId)) return apiError(res, 409, "ALREADY_EXISTS", `Already Exists: Job ${projectId}:${location}.${jobId}`, "duplicate");
+        // Sessions (rule `sessions`, https://cloud.google.com/bigquery/docs/sessions-write-queries).
+        let session: string | undefined;
+        if (rules.sessions) {
+          const props = (cfg.connectionProperties as { key?: string; value?: string }[] | undefined) ?? [];
+          const joined = props.find((p) => p.key === "session_id")?.value;
+          if (cfg.createSession === true && joined !== undefined) return apiError(res, 400, "INVALID_ARGUMENT", "createSession cannot be set together with a session_id connection property", "invalid");
+          if (joined !== undefined) {
+            const known = sessions.get(joined);
+            // A session lives in one location: a job of another location does not find it.
+            if (!known || !sameLocation(known.location, location)) return apiError(res, 400, "INVALID_ARGUMENT", `Session ${joined} was not found in location ${location}, or has been terminated`, "invalid");
+            session = joined;
+          } else if (cfg.createSession === true) {
+            session = randomUUID().replaceAll("-", "");
+            sessions.set(session, { projectId, location });
+          }
+        }
         queries.push({ sql, dryRun: false });
-        const created = createJob(projectId, jobId, location, body as Record<string, unknown>, runQuery);
+        const created = createJob(projectId, jobId, location, body as Record<string, unknown>, runQuery, session === undefined ? {} : { session });
+        if (session !== undefined) created.resource.statistics.sessionInfo = { sessionId: session };
         if (!rules.asyncJobs) await created.settled;
         return json(res, jobView(created));
       }
@@ -1037,6 +1192,9 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
       const stmt = classifyStatement(sql);
       const location = typeof q.location === "string" ? q.location : inferLocation(namedDatasets(sql, stmt.kind === "unsupported" ? undefined : stmt));
       const request: QueryRequest = { sql, parameters: q.queryParameters as QueryParameter[] | undefined, parameterMode: q.parameterMode as string | undefined, useLegacySql: q.useLegacySql as boolean | undefined };
+      if (rules.sessions && (q.createSession === true || q.connectionProperties !== undefined)) {
+        return apiError(res, 501, "UNIMPLEMENTED", "the stand-in runs sessions through jobs.insert only (createQueryJob), not jobs.query", "notImplemented");
+      }
       if (q.dryRun === true) {
         queries.push({ sql, dryRun: true });
         const outcome = await dryRun(request, location, projectId);
@@ -1128,6 +1286,7 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
     datasets,
     jobs,
     queries,
+    sessions,
     get rules() {
       return { ...rules };
     },
