@@ -238,7 +238,6 @@ function toEpisode(row: Record<string, unknown>, where: string): Episode {
   };
 }
 
-const EPISODE_COLUMNS = COLUMNS.alert_events.map((c) => c.name);
 /** Instants read as text so both engines return them alike (parsed by toIsoInstant). */
 const selectColumns = (cols: ColumnSpec[]) => cols.map((c) => (c.duckdb === "TIMESTAMPTZ" ? `CAST(${c.name} AS STRING) AS ${c.name}` : c.name)).join(", ");
 
@@ -454,24 +453,57 @@ const episodeParams = (e: Episode): SqlParams => ({
 });
 
 const isTs = (name: string, table: AlertTable) => COLUMNS[table].find((c) => c.name === name)?.duckdb === "TIMESTAMPTZ";
-const valueOf = (name: string, table: AlertTable) => (isTs(name, table) ? `CAST(@${name} AS TIMESTAMP)` : `@${name}`);
 
-/** Writes a plan in one transaction: episodes and the notifications they queued, together. */
+/**
+ * Rows per multi-row statement. BigQuery caps a query at 10,000 parameters and 1 MB of text
+ * (https://cloud.google.com/bigquery/quotas#query_jobs): 200 rows of 20 columns is 4,000 parameters.
+ */
+export const ROWS_PER_STATEMENT = 200;
+
+const inChunks = <T>(items: T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+
+/** `INSERT INTO t (cols) VALUES (...), (...)`: one statement for many rows, parameters suffixed with the row index. */
+function multiRowInsert(runner: SqlRunner, table: AlertTable, rows: SqlParams[]): { sql: string; params: SqlParams } {
+  const columns = COLUMNS[table].map((c) => c.name);
+  const params: SqlParams = {};
+  const tuples = rows.map((row, i) => {
+    for (const c of columns) params[`${c}_${i}`] = row[c] ?? null;
+    return `(${columns.map((c) => (isTs(c, table) ? `CAST(@${c}_${i} AS TIMESTAMP)` : `@${c}_${i}`)).join(", ")})`;
+  });
+  return { sql: `INSERT INTO ${runner.table(table)} (${columns.join(", ")}) VALUES\n${tuples.join(",\n")}`, params };
+}
+
+/**
+ * Writes a plan in one transaction: episodes and the notifications they queued, together. A handful of
+ * statements whatever the plan's size (BigQuery bills and queues each DML statement as a job, and limits
+ * concurrent mutating DML per table: https://cloud.google.com/bigquery/quotas#data-manipulation-language-statements):
+ * the updated episodes are deleted in one DELETE and written back with the new ones in one multi-row
+ * INSERT (an episode row holds every column, so this is the UPDATE it replaces), the outbox rows in
+ * another. Both engines run the same SQL.
+ */
 export async function applyPlan(runner: SqlRunner, plan: CyclePlan): Promise<void> {
   const events = runner.table("alert_events");
-  const insertEvent = `INSERT INTO ${events} (${EPISODE_COLUMNS.join(", ")}) VALUES (${EPISODE_COLUMNS.map((c) => valueOf(c, "alert_events")).join(", ")})`;
-  const updatable = EPISODE_COLUMNS.filter((c) => c !== "fingerprint" && c !== "episode");
-  const updateEvent = `UPDATE ${events} SET ${updatable.map((c) => `${c} = ${valueOf(c, "alert_events")}`).join(", ")} WHERE fingerprint = @fingerprint AND episode = @episode`;
-  const outboxColumns = COLUMNS.alert_outbox.map((c) => c.name);
-  const insertOutbox = `INSERT INTO ${runner.table("alert_outbox")} (${outboxColumns.join(", ")}) VALUES (${outboxColumns.map((c) => valueOf(c, "alert_outbox")).join(", ")})`;
   await runner.transaction(async () => {
-    for (const e of plan.inserts) await runner.run(insertEvent, episodeParams(e));
-    for (const e of plan.updates) await runner.run(updateEvent, episodeParams(e));
-    for (const o of plan.outbox) {
-      await runner.run(insertOutbox, {
-        id: o.id, fingerprint: o.fingerprint, episode: o.episode, sequence: o.sequence, kind: o.kind, channel: o.channel, payload: JSON.stringify(o.payload),
-        created_at: o.createdAt, attempts: 0, last_error: null, sent_at: null,
+    for (const chunk of inChunks(plan.updates, ROWS_PER_STATEMENT)) {
+      const params: SqlParams = {};
+      const keys = chunk.map((e, i) => {
+        params[`fingerprint_${i}`] = e.fingerprint;
+        params[`episode_${i}`] = e.episode;
+        return `(fingerprint = @fingerprint_${i} AND episode = @episode_${i})`;
       });
+      await runner.run(`DELETE FROM ${events} WHERE ${keys.join(" OR ")}`, params);
+    }
+    for (const chunk of inChunks([...plan.inserts, ...plan.updates], ROWS_PER_STATEMENT)) {
+      const insert = multiRowInsert(runner, "alert_events", chunk.map(episodeParams));
+      await runner.run(insert.sql, insert.params);
+    }
+    const outboxRows = plan.outbox.map((o): SqlParams => ({
+      id: o.id, fingerprint: o.fingerprint, episode: o.episode, sequence: o.sequence, kind: o.kind, channel: o.channel, payload: JSON.stringify(o.payload),
+      created_at: o.createdAt, attempts: 0, last_error: null, sent_at: null,
+    }));
+    for (const chunk of inChunks(outboxRows, ROWS_PER_STATEMENT)) {
+      const insert = multiRowInsert(runner, "alert_outbox", chunk);
+      await runner.run(insert.sql, insert.params);
     }
   });
 }
