@@ -18,10 +18,11 @@ import { z } from "zod";
 import { datasets } from "../load/datasets.js";
 import { quoteIdent } from "../load/duckdb-connection.js";
 import { toIsoInstant } from "../report/data.js";
+import { ALERT_COLUMNS, alertTablesDdl as tablesDdl, type AlertColumn, type AlertTable } from "./tables.js";
 import { CHANNELS, RULE_KINDS, SEVERITIES, type AlertState, type ChannelName, type Finding, type NotificationKind, type Offender, type Rule, type RuleKind, type Severity } from "./types.js";
 
-export const ALERT_TABLES = ["alert_events", "alert_mutes", "alert_outbox"] as const;
-export type AlertTable = (typeof ALERT_TABLES)[number];
+// The tables' columns and DDL live in alerts/tables.ts (also read by load, bootstrap, check and Dataform).
+export { ALERT_TABLES, type AlertTable } from "./tables.js";
 
 export type SqlParam = string | number | null;
 export type SqlParams = Record<string, SqlParam>;
@@ -81,41 +82,12 @@ export function duckDbRunner(connection: DuckDBConnection): SqlRunner {
   };
 }
 
-interface ColumnSpec {
-  name: string;
-  duckdb: string;
-  bigquery: string;
-}
-const col = (name: string, duckdb: string, bigquery: string): ColumnSpec => ({ name, duckdb, bigquery });
-const TS = (name: string) => col(name, "TIMESTAMPTZ", "TIMESTAMP");
-const STR = (name: string) => col(name, "VARCHAR", "STRING");
-const INT = (name: string) => col(name, "BIGINT", "INT64");
-const NUM = (name: string) => col(name, "DOUBLE", "FLOAT64");
+type ColumnSpec = AlertColumn;
+const COLUMNS = ALERT_COLUMNS;
 
-/**
- * The columns of each table. JSON travels as text (scope, channels, payload) so one INSERT works on both
- * engines. Beyond issue 13's list: `episode` (the n-th episode of a fingerprint, part of every
- * notification id), `unit` and `channels` on the episode (a resolve message of a rule since removed from
- * alerts.yml still knows where to go), `sequence` on the outbox (the order of an episode's messages). The mute's author is `muted_by`, not
- * `by`: BY is reserved in both engines and quoting differs between them.
- */
-const COLUMNS: Record<AlertTable, ColumnSpec[]> = {
-  alert_events: [
-    STR("fingerprint"), INT("episode"), STR("rule"), STR("kind"), STR("severity"), STR("scope"), STR("channels"), STR("state"),
-    NUM("value"), NUM("threshold"), STR("unit"), STR("summary"),
-    TS("first_seen_at"), TS("last_seen_at"), TS("fired_at"), TS("resolved_at"), TS("last_notified_at"), INT("notifications"),
-    STR("acknowledged_by"), TS("acknowledged_until"),
-  ],
-  alert_mutes: [STR("rule"), TS("until"), STR("muted_by"), TS("created_at")],
-  alert_outbox: [
-    STR("id"), STR("fingerprint"), INT("episode"), INT("sequence"), STR("kind"), STR("channel"), STR("payload"),
-    TS("created_at"), INT("attempts"), STR("last_error"), TS("sent_at"),
-  ],
-};
-
-/** CREATE statements for the alert tables (idempotent), per engine. */
+/** CREATE statements for the alert tables (idempotent), per engine (alerts/tables.ts). */
 export function alertTablesDdl(engine: SqlRunner["engine"], table: (name: AlertTable) => string): string[] {
-  return ALERT_TABLES.map((name) => `CREATE TABLE IF NOT EXISTS ${table(name)} (\n${COLUMNS[name].map((c) => `  ${engine === "duckdb" ? quoteIdent(c.name) : `\`${c.name}\``} ${c[engine]}`).join(",\n")}\n)`);
+  return tablesDdl(engine, table);
 }
 
 export async function ensureAlertTables(runner: SqlRunner): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { projectRoot, type CompiledGraph } from "../transform/compile.js";
 import { actionsOf, planActions, type ActionType } from "../transform/run.js";
-import { Catalog, isRawTable, rawColumns, tableName } from "./catalog.js";
+import { alertColumns, Catalog, isAlertTable, isRawTable, rawColumns, tableName } from "./catalog.js";
 import { functionsUsed } from "./function-inventory.js";
 import { sqlxPosition } from "./source-position.js";
 import { typeName, type SimpleColumn } from "./zetasql-types.js";
@@ -66,7 +66,8 @@ export async function checkGraph(engine: ZetaSql, graph: CompiledGraph, options:
   for (const d of graph.declarations) {
     const name = tableName(d.target, database);
     if (isRawTable(d.target.name)) catalog.set(name, rawColumns(d.target.name));
-    else issues.push({ action: `${d.target.schema}.${d.target.name}`, file: d.fileName ?? "?", part: "declaration", message: `declared source ${name} has no schema in schemas/raw-tables.ts` });
+    else if (isAlertTable(d.target.name)) catalog.set(name, alertColumns(d.target.name));
+    else issues.push({ action: `${d.target.schema}.${d.target.name}`, file: d.fileName ?? "?", part: "declaration", message: `declared source ${name} has no schema in schemas/raw-tables.ts or alerts/tables.ts` });
   }
 
   const files = new Map<string, string>();

@@ -6,6 +6,7 @@
  * reads that as a single name, so tables are registered under exactly that full name.
  */
 import type { Target } from "../transform/compile.js";
+import { ALERT_COLUMNS, ALERT_TABLES, type AlertTable } from "../alerts/tables.js";
 import { columnsOf, rawTables, type RawTableName } from "../schemas/raw-tables.js";
 import { zType, type SimpleCatalog, type SimpleColumn, type SimpleTable } from "./zetasql-types.js";
 
@@ -24,6 +25,16 @@ export function rawColumns(table: RawTableName): SimpleColumn[] {
 
 export function isRawTable(name: string): name is RawTableName {
   return Object.hasOwn(rawTables, name);
+}
+
+/** The alert state tables of the raw dataset (alerts/tables.ts), which models such as rpt_alerts read. */
+export function isAlertTable(name: string): name is AlertTable {
+  return (ALERT_TABLES as readonly string[]).includes(name);
+}
+
+/** Columns of an alert table as ZetaSQL sees them (BigQuery types from alerts/tables.ts). */
+export function alertColumns(table: AlertTable): SimpleColumn[] {
+  return ALERT_COLUMNS[table].map((c) => ({ name: c.name, type: zType(c.bigquery) }));
 }
 
 export class Catalog {

@@ -1,12 +1,16 @@
 /**
  * `bootstrap`: creates the BigQuery datasets (raw, staging, models, assertions), the raw tables and the
- * extractor's state tables (`_extracts`, `_http_cache`), idempotently. Running it again creates nothing and changes nothing, except adding columns that were
+ * extractor's state tables (`_extracts`, `_http_cache`) and the alert state tables (`alert_events`, `alert_mutes`,
+ * `alert_outbox`: alerts/tables.ts), idempotently. The alert tables are created here, empty, because the
+ * rpt_alerts view reads alert_events: `transform` must work before the first `alerts evaluate`. Running it again creates nothing and changes nothing, except adding columns that were
  * added to the zod schemas since (BigQuery allows adding NULLABLE columns in place); a column whose type
  * changed, or a table whose partitioning or clustering differs, stops with an error naming it, because
  * fixing that means a migration someone should decide on.
  */
 import { BigQuery } from "@google-cloud/bigquery";
+import { ALERT_COLUMNS, ALERT_TABLES, type AlertTable } from "../alerts/tables.js";
 import type { Logger } from "../log/logger.js";
+import type { BigQueryField } from "../schemas/bigquery-schema.js";
 import { datasets } from "./datasets.js";
 import { rawTableSpecs, type RawTableSpec } from "./bigquery-tables.js";
 import { stateTableSpecs } from "./state-tables.js";
@@ -45,16 +49,39 @@ interface TableMetadata {
   location?: string;
 }
 
-function tableResource(spec: RawTableSpec) {
+/** A raw or state table, or an alert table (`partitionField` null: not partitioned, not clustered). */
+type TableSpec = Omit<RawTableSpec, "partitionField"> & { partitionField: string | null };
+
+/**
+ * The alert tables as bootstrap creates them: the columns and BigQuery types of alerts/tables.ts (the list
+ * `alerts evaluate` creates them from with CREATE TABLE IF NOT EXISTS), every column NULLABLE, not
+ * partitioned, so whichever of the two runs first makes the same table.
+ */
+export function alertTableSpecs(): TableSpec[] {
+  const descriptions: Record<AlertTable, string> = {
+    alert_events: "Alert episodes (alerts/state.ts): one row per fingerprint and episode, pending, firing or resolved. Read by rpt_alerts.",
+    alert_mutes: "Rules muted until a time (actions-warehouse alerts mute).",
+    alert_outbox: "Notifications queued by alert evaluations, until their channel accepts them (sent_at).",
+  };
+  return ALERT_TABLES.map((table) => ({
+    dataset: datasets.raw,
+    table,
+    description: descriptions[table],
+    fields: ALERT_COLUMNS[table].map((c): BigQueryField => ({ name: c.name, type: c.bigquery, mode: "NULLABLE", description: c.description })),
+    partitionField: null,
+    clusterFields: [],
+  }));
+}
+
+function tableResource(spec: TableSpec) {
   return {
     description: spec.description,
     schema: { fields: spec.fields },
-    timePartitioning: { type: "DAY", field: spec.partitionField },
-    clustering: { fields: spec.clusterFields },
+    ...(spec.partitionField === null ? {} : { timePartitioning: { type: "DAY", field: spec.partitionField }, clustering: { fields: spec.clusterFields } }),
   };
 }
 
-async function ensureTable(bigquery: BigQuery, spec: RawTableSpec, result: BootstrapResult, log: Logger): Promise<void> {
+async function ensureTable(bigquery: BigQuery, spec: TableSpec, result: BootstrapResult, log: Logger): Promise<void> {
   const table = bigquery.dataset(spec.dataset).table(spec.table);
   const name = `${spec.dataset}.${spec.table}`;
   let metadata: TableMetadata;
@@ -74,11 +101,12 @@ async function ensureTable(bigquery: BigQuery, spec: RawTableSpec, result: Boots
     }
   }
   const partition = metadata.timePartitioning;
-  if (partition?.type !== "DAY" || partition.field !== spec.partitionField) {
+  // Alert tables (partitionField null) are unpartitioned, as `alerts evaluate` creates them: nothing to compare.
+  if (spec.partitionField !== null && (partition?.type !== "DAY" || partition.field !== spec.partitionField)) {
     throw new BootstrapError(`${name} is partitioned as ${JSON.stringify(partition ?? null)}, expected DAY on ${spec.partitionField}; partitioning cannot change in place`);
   }
   const clustering = metadata.clustering?.fields ?? [];
-  if (clustering.join(",") !== spec.clusterFields.join(",")) {
+  if (spec.partitionField !== null && clustering.join(",") !== spec.clusterFields.join(",")) {
     throw new BootstrapError(`${name} is clustered by [${clustering.join(", ")}], expected [${spec.clusterFields.join(", ")}]`);
   }
   const existing = metadata.schema?.fields ?? [];
@@ -125,8 +153,9 @@ export async function bootstrapBigQuery(options: BootstrapOptions): Promise<Boot
       if (!isCode(error, 409)) throw error;
     }
   }
-  // Raw tables, then the extractor's state (`_extracts`, `_http_cache`: load/state-tables.ts).
-  for (const spec of [...rawTableSpecs(), ...stateTableSpecs()]) await ensureTable(bigquery, spec, result, log);
+  // Raw tables, then the extractor's state (`_extracts`, `_http_cache`: load/state-tables.ts), then the
+  // alert state (alerts/tables.ts).
+  for (const spec of [...rawTableSpecs(), ...stateTableSpecs(), ...alertTableSpecs()]) await ensureTable(bigquery, spec, result, log);
   log.info("bootstrap finished", { datasets_created: result.datasetsCreated.length, tables_created: result.tablesCreated.length, columns_added: result.columnsAdded.length });
   return result;
 }

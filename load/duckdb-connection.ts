@@ -2,6 +2,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { alertTablesDdl } from "../alerts/tables.js";
 import { columnsOf, rawTableNames, type RawTableName } from "../schemas/raw-tables.js";
 import { datasets } from "./datasets.js";
 
@@ -72,8 +73,13 @@ export function rawTableDdl(table: RawTableName): string {
   return `CREATE TABLE IF NOT EXISTS ${rawTableRef(table)} (\n${cols.join(",\n")}\n)`;
 }
 
-/** Creates the raw schema and every raw table if missing (idempotent). */
+/**
+ * Creates the raw schema, every raw table and the (empty) alert state tables if missing (idempotent). The
+ * alert tables are here, not only in `alerts evaluate`, because rpt_alerts reads alert_events: a warehouse
+ * that was loaded but never evaluated must still build every model.
+ */
 export async function createRawTables(connection: DuckDBConnection): Promise<void> {
   await connection.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(datasets.raw)}`);
   for (const table of rawTableNames) await connection.run(rawTableDdl(table));
+  for (const ddl of alertTablesDdl("duckdb", (name) => `${quoteIdent(datasets.raw)}.${quoteIdent(name)}`)) await connection.run(ddl);
 }

@@ -122,6 +122,31 @@ const packageRow = z.object({ week: day, owner: str, package_type: str, package_
 const nodeRow = z.object({ id: str, type: str, label: str, repository: str, workflow: optStr, job: optStr, runs: num, failures: num, runtime_seconds: num });
 const edgeRow = z.object({ source: str, target: str, type: str, repository: str, workflow: str, runs: num, failures: num, runtime_seconds: num });
 
+const alertRow = z.object({
+  fingerprint: str,
+  episode: num,
+  rule: str,
+  kind: str,
+  severity: str,
+  repository: optStr,
+  workflow: optStr,
+  branch: optStr,
+  scope: str,
+  state: z.enum(["active", "acknowledged", "resolved"]),
+  episode_state: str,
+  value: num,
+  threshold: num,
+  unit: str,
+  summary: str,
+  first_seen_at: instant,
+  fired_at: z.union([z.null(), instant]),
+  resolved_at: z.union([z.null(), instant]),
+  last_notified_at: z.union([z.null(), instant]),
+  acknowledged_by: optStr,
+  acknowledged_until: z.union([z.null(), instant]),
+  duration_seconds: num,
+});
+
 function parseRows<T extends z.ZodType>(view: string, schema: T, rows: Record<string, unknown>[]): z.infer<T>[] {
   return rows.map((row, i) => {
     const parsed = schema.safeParse(row);
@@ -262,6 +287,17 @@ export function reportQueries(table: (name: string) => string, options: ReadRepo
       `SELECT source_id AS source, target_id AS target, edge_type AS type, repository, workflow_name AS workflow, runs, failures, total_runtime_seconds AS runtime_seconds
          FROM ${table("rpt_workflow_topology_edges")} ${orderBy(8)}`,
     ),
+    // The view is the panel's window already (30 days before its reference time), so --since does not
+    // narrow it: an alert still firing must show however old the report's range. Open ones first, then
+    // the most recent; the fingerprint and episode make the order total.
+    alerts: spec(
+      "rpt_alerts",
+      alertRow,
+      `SELECT fingerprint, episode, rule, kind, severity, repository, workflow, branch, scope, state, episode_state, value, threshold, unit, summary,
+              first_seen_at, fired_at, resolved_at, last_notified_at, acknowledged_by, acknowledged_until, duration_seconds
+         FROM ${table("rpt_alerts")}
+        ORDER BY CASE WHEN state = 'resolved' THEN 1 ELSE 0 END, first_seen_at DESC, fingerprint, episode`,
+    ),
   };
 }
 
@@ -315,6 +351,7 @@ export async function readReportData(rows: ReportSource | QueryRows, options: Re
   const packages = await read(q.packages);
   const nodes = await read(q.nodes);
   const edges = await read(q.edges);
+  const alerts = await read(q.alerts);
 
   return {
     title: options.title ?? "GitHub Actions warehouse",
@@ -331,5 +368,6 @@ export async function readReportData(rows: ReportSource | QueryRows, options: Re
     packages,
     nodes,
     edges,
+    alerts,
   };
 }

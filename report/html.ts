@@ -4,7 +4,8 @@
  * "offline, nothing fetched" promise enforced by the browser rather than hoped for.
  */
 import { createHash } from "node:crypto";
-import { PANELS, type PanelId, type ReportData } from "./model.js";
+import { alertPanel, formatDuration, scopeLabel } from "./alerts.js";
+import { PANELS, type AlertRow, type PanelId, type ReportData } from "./model.js";
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
@@ -42,6 +43,10 @@ main{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:1
 .kpi-spark{height:44px;margin-top:6px}
 table{border-collapse:collapse;width:100%;font-size:12px;margin-top:8px}
 th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #f3f4f6}
+.panel h3{margin:12px 0 0;font-size:13px}
+.alert-totals{display:flex;gap:16px;font-size:13px}
+.sev-critical{color:#b91c1c;font-weight:600}.sev-warning{color:#b45309;font-weight:600}.sev-info{color:#1d4ed8}
+.empty{color:#4b5563;font-size:13px}
 footer{padding:8px 24px 24px;color:#6b7280;font-size:12px}
 @media print{.filters{position:static}}
 `;
@@ -50,6 +55,67 @@ function panel(id: PanelId, title: string, body: string, options: { wide?: boole
   return `<section class="panel${options.wide ? " wide" : ""}" id="panel-${id}" data-points="0">
 <h2>${escapeHtml(title)}</h2>
 <p class="note"${options.note ? "" : ` id="${id}-note"`}>${options.note ? escapeHtml(options.note) : ""}</p>
+${body}
+</section>`;
+}
+
+const instant = (iso: string | null) => (iso === null ? "" : iso.replace("T", " ").replace(/(:\d{2})\.\d+Z$/, "$1 UTC").replace(/Z$/, " UTC"));
+
+/** A value in its unit: ratios as percentages, seconds as a duration, dollars with cents. */
+function measure(value: number, unit: string): string {
+  if (unit === "ratio") return `${(value * 100).toFixed(1)}%`;
+  if (unit === "seconds") return formatDuration(value);
+  if (unit === "usd") return `$${value.toFixed(2)}`;
+  return String(Number.isInteger(value) ? value : Number(value.toFixed(3)));
+}
+
+function alertTable(id: string, rows: AlertRow[], columns: "open" | "all"): string {
+  const head = ["Severity", "Rule", "Scope", "State", "Value / threshold", "Summary", "First seen", columns === "open" ? "Fired" : "Resolved", "Duration", "Acknowledged", "Fingerprint"];
+  const body = rows.map((r) => {
+    const ack = r.acknowledged_by === null ? "" : `${r.acknowledged_by}${r.acknowledged_until ? ` until ${instant(r.acknowledged_until)}` : ""}`;
+    const cells = [
+      `<span class="sev-${escapeHtml(r.severity)}">${escapeHtml(r.severity)}</span>`,
+      escapeHtml(r.rule),
+      escapeHtml(scopeLabel(r)),
+      escapeHtml(r.state === "active" && r.episode_state === "pending" ? "active (pending)" : r.state),
+      escapeHtml(`${measure(r.value, r.unit)} / ${measure(r.threshold, r.unit)}`),
+      escapeHtml(r.summary),
+      escapeHtml(instant(r.first_seen_at)),
+      escapeHtml(instant(columns === "open" ? r.fired_at : r.resolved_at)),
+      escapeHtml(formatDuration(r.duration_seconds)),
+      escapeHtml(ack),
+      `<code>${escapeHtml(r.fingerprint)}</code>`,
+    ];
+    return `<tr data-fingerprint="${escapeHtml(r.fingerprint)}" data-episode="${r.episode}" data-state="${r.state}">${cells.map((c) => `<td>${c}</td>`).join("")}</tr>`;
+  });
+  return `<table id="${id}"><thead><tr>${head.map((h) => `<th>${h}</th>`).join("")}</tr></thead><tbody>${body.join("")}</tbody></table>`;
+}
+
+/**
+ * The alerts panel, drawn here rather than by the client script: a list to act on (with the fingerprint
+ * `alerts ack` takes), readable without script, and not narrowed by the repository/workflow filters.
+ */
+export function renderAlertsPanel(rows: AlertRow[], referenceTime: string | null): string {
+  const p = alertPanel(rows);
+  const window = referenceTime ? `the 30 days before ${instant(referenceTime)}` : "the last 30 days";
+  const note = `Alert episodes from rpt_alerts: open now, or resolved in ${window}. The filters above do not apply here.`;
+  const open = (label: string, id: string, list: AlertRow[], none: string) =>
+    `<h3>${label} (${list.length})</h3>${list.length === 0 ? `<p class="empty" id="${id}-none">${none}</p>` : alertTable(id, list, "open")}`;
+  const body =
+    rows.length === 0
+      ? `<p class="empty" id="alerts-empty">No alerts in ${escapeHtml(window)}: no rule of alerts.yml has fired or is pending (or \`actions-warehouse alerts evaluate\` has not run on this warehouse).</p>`
+      : [
+          `<div class="alert-totals"><span id="alerts-active-count">${p.active.length} active</span><span id="alerts-acknowledged-count">${p.acknowledged.length} acknowledged</span><span id="alerts-resolved-count">${p.recent.length - p.active.length - p.acknowledged.length} resolved</span></div>`,
+          open("Active", "alerts-active", p.active, "No active alerts."),
+          open("Acknowledged", "alerts-acknowledged", p.acknowledged, "No acknowledged alerts."),
+          `<h3>By rule and severity, last 30 days</h3><table id="alerts-counts"><thead><tr><th>Rule</th><th>Severity</th><th>Active</th><th>Acknowledged</th><th>Resolved</th></tr></thead><tbody>${p.counts
+            .map((c) => `<tr><td>${escapeHtml(c.rule)}</td><td><span class="sev-${escapeHtml(c.severity)}">${escapeHtml(c.severity)}</span></td><td>${c.active}</td><td>${c.acknowledged}</td><td>${c.resolved}</td></tr>`)
+            .join("")}</tbody></table>`,
+          `<h3>Last 30 days (${p.recent.length})</h3>${alertTable("alerts-recent", p.recent, "all")}`,
+        ].join("\n");
+  return `<section class="panel wide" id="panel-alerts" data-alerts="${rows.length}">
+<h2>Alerts</h2>
+<p class="note">${escapeHtml(note)}</p>
 ${body}
 </section>`;
 }
@@ -63,6 +129,7 @@ export function renderPage(data: ReportData, script: string): string {
   const generated = data.generatedAt.replace("T", " ").replace(/\.\d+Z$/, " UTC");
   const panels = [
     panel("kpis", title("kpis"), `<div class="kpis" id="kpi-cards"></div>`, { wide: true }),
+    renderAlertsPanel(data.alerts, data.referenceTime),
     panel("pass-rate", title("pass-rate"), `<div class="chart" id="chart-pass-rate"></div>`, { note: "Daily successes / (successes + failures), latest completed attempts; the 8 busiest workflows in scope." }),
     panel("duration", title("duration"), `<div class="chart" id="chart-duration"></div>`),
     panel("branch-failures", title("branch-failures"), `<div class="chart" id="chart-branch-failures"></div>`, { note: "Failed runs (failure, timed_out, startup_failure) per branch; the 15 branches with most failures." }),

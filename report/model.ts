@@ -121,6 +121,37 @@ export interface TopologyEdge {
   runtime_seconds: number;
 }
 
+/**
+ * rpt_alerts rows: alert episodes open at some time in the 30 days before the view's reference time.
+ * `state` is the dashboard's: active (pending, or firing and not acknowledged), acknowledged (firing,
+ * acknowledgement still holding) or resolved; `episode_state` the stored pending/firing/resolved.
+ */
+export interface AlertRow {
+  fingerprint: string;
+  episode: number;
+  rule: string;
+  kind: string;
+  severity: string;
+  repository: string | null;
+  workflow: string | null;
+  branch: string | null;
+  /** The whole scope as JSON text (some kinds' scopes have other keys, e.g. runner_labels). */
+  scope: string;
+  state: "active" | "acknowledged" | "resolved";
+  episode_state: string;
+  value: number;
+  threshold: number;
+  unit: string;
+  summary: string;
+  first_seen_at: string;
+  fired_at: string | null;
+  resolved_at: string | null;
+  last_notified_at: string | null;
+  acknowledged_by: string | null;
+  acknowledged_until: string | null;
+  duration_seconds: number;
+}
+
 export interface ReportData {
   title: string;
   generatedAt: string;
@@ -138,6 +169,8 @@ export interface ReportData {
   packages: PackageRow[];
   nodes: TopologyNode[];
   edges: TopologyEdge[];
+  /** rpt_alerts (the alerts panel); empty until `alerts evaluate` has recorded an episode. */
+  alerts: AlertRow[];
 }
 
 /** The panels every report has, in page order; the browser test checks each renders with data. */

@@ -11,6 +11,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { BigQuery } from "@google-cloud/bigquery";
 import { Storage } from "@google-cloud/storage";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ALERT_COLUMNS, ALERT_TABLES } from "../alerts/tables.js";
 import { bootstrapBigQuery, BootstrapError } from "../load/bigquery-bootstrap.js";
 import { BigQueryLoadError, loadIntoBigQuery, loadJobId } from "../load/bigquery-load.js";
 import { GcsStaging } from "../load/gcs-staging.js";
@@ -117,7 +118,13 @@ describe("bootstrap", () => {
   it("creates the datasets and raw tables from the generated schemas, partitioned and clustered", async () => {
     const result = await bootstrapBigQuery({ bigquery: bigquery(), location: "US", log: silentLogger });
     expect(result.datasetsCreated.sort()).toEqual([datasets.raw, datasets.staging, datasets.models, datasets.assertions].sort());
-    expect(result.tablesCreated.sort()).toEqual([...rawTableNames, "_quarantine", "_extracts", "_http_cache"].map((t) => `${datasets.raw}.${t}`).sort());
+    expect(result.tablesCreated.sort()).toEqual([...rawTableNames, "_quarantine", "_extracts", "_http_cache", ...ALERT_TABLES].map((t) => `${datasets.raw}.${t}`).sort());
+    // The alert tables with the columns and BigQuery types `alerts evaluate` writes (alerts/tables.ts), so
+    // rpt_alerts builds before the first evaluation.
+    for (const table of ALERT_TABLES) {
+      const stored = standIns.bigquery.tables.get(`${datasets.raw}.${table}`);
+      expect(stored?.resource.schema.fields.map((f) => [f.name, f.type]), table).toEqual(ALERT_COLUMNS[table].map((c) => [c.name, legacyFields([{ name: c.name, type: c.bigquery, mode: "NULLABLE", description: "" }])[0]?.type]));
+    }
     for (const table of rawTableNames) {
       const stored = standIns.bigquery.tables.get(`${datasets.raw}.${table}`);
       const generated = JSON.parse(readFileSync(join(bigQuerySchemaDir, `${table}.json`), "utf8")) as unknown;

@@ -21,7 +21,7 @@ describe("check on the project", () => {
     const actions = report.result?.actions ?? [];
     const incremental = actions.filter((a) => a.type === "incremental");
     expect(incremental.map((a) => Object.keys(a.queries).sort())).toEqual([["incremental", "query"], ["incremental", "query"]]);
-    expect(actions.filter((a) => a.type !== "assertion")).toHaveLength(21);
+    expect(actions.filter((a) => a.type !== "assertion")).toHaveLength(22);
     expect(actions.find((a) => a.name === "actions_warehouse.fct_workflow_jobs")?.functions).toEqual(expect.arrayContaining(["timestamp_diff", "ceil", "starts_with", "$divide"]));
     // Columns come from ZetaSQL's resolution: BigQuery types, including INT64 / 60 being FLOAT64.
     const runs = actions.find((a) => a.name === "actions_warehouse.fct_workflow_runs");

@@ -6,6 +6,7 @@ import { createRawTables, openDuckDb } from "../load/duckdb-connection.js";
 import { compileProject, projectRoot, type CompiledGraph } from "../transform/compile.js";
 import { runTransform } from "../transform/run.js";
 import { sourceFiles } from "../transform/sources.js";
+import { alertEventsDeclaration } from "../alerts/tables.js";
 
 const dir = mkdtempSync(join(tmpdir(), "dataform-compile-"));
 const db = join(dir, "w.duckdb");
@@ -28,11 +29,13 @@ describe("the Dataform project", () => {
       expect(names).toContain(n);
     }
     expect(graph.tables.find((t) => t.target.name === "fct_workflow_runs")).toMatchObject({ enumType: "INCREMENTAL", uniqueKey: ["run_id", "run_attempt"] });
-    expect(graph.declarations.map((d) => d.target.name).sort()).toEqual(["job_steps", "package_versions", "packages", "workflow_jobs", "workflow_runs", "workflows"]);
+    expect(graph.declarations.map((d) => d.target.name).sort()).toEqual(["alert_events", "job_steps", "package_versions", "packages", "workflow_jobs", "workflow_runs", "workflows"]);
   });
 
   it("source declarations are generated from the raw schemas", () => {
     for (const [path, text] of Object.entries(sourceFiles())) expect(readFileSync(join(projectRoot, path), "utf8")).toBe(text);
+    // alert_events is declared from the alert state's own column list (alerts/tables.ts), not a raw schema.
+    expect(readFileSync(join(projectRoot, "definitions/sources/alert_events.sqlx"), "utf8")).toBe(alertEventsDeclaration());
   });
 
   it("every column of every staging, mart and reporting model is described", async () => {

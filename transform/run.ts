@@ -6,6 +6,8 @@
 import { existsSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { openDuckDb, quoteIdent, type DuckDbSettings } from "../load/duckdb-connection.js";
+import { datasets } from "../load/datasets.js";
+import { alertTablesDdl } from "../alerts/tables.js";
 import { compileProject, type CompiledGraph, type CompiledTable, type Target } from "./compile.js";
 import { translate } from "./translate.js";
 
@@ -304,6 +306,10 @@ export async function runTransform(options: TransformOptions): Promise<Transform
   try {
     const schemas = new Set(plan.map((a) => a.target.schema));
     for (const schema of schemas) await connection.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+    // rpt_alerts reads github_raw.alert_events: a warehouse loaded before load created the alert tables
+    // (load/duckdb-connection.ts) gets them empty here, so every model builds without `alerts evaluate`.
+    await connection.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(datasets.raw)}`);
+    for (const ddl of alertTablesDdl("duckdb", (name) => `${quoteIdent(datasets.raw)}.${quoteIdent(name)}`)) await connection.run(ddl);
     for (const [index, action] of plan.entries()) {
       // Translating an action's SQL is synchronous work (until memoized): let a host process that answers
       // requests (`serve`) take a turn between actions instead of waiting for the whole plan's.
