@@ -39,7 +39,7 @@ function parseNow(value: string | undefined): Date {
 }
 
 /** `2h`, `1h30m`, `7d` from now, or an ISO instant. */
-function parseUntil(field: string, value: string, now: Date): Date {
+export function parseUntil(field: string, value: string, now: Date): Date {
   const seconds = parseDuration(value);
   if (seconds !== undefined && seconds > 0) return new Date(now.getTime() + seconds * 1000);
   const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
@@ -49,7 +49,7 @@ function parseUntil(field: string, value: string, now: Date): Date {
 }
 
 /** alerts.yml problems are configuration errors (exit 3), each naming the rule and field. */
-function rulesOrConfigError(path: string): Rule[] {
+export function rulesOrConfigError(path: string): Rule[] {
   try {
     return loadRules(path);
   } catch (error) {

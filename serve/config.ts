@@ -3,7 +3,12 @@
  * environment variable, and `serve` refuses to start without a webhook secret (an unsigned endpoint would
  * let anyone write into the warehouse).
  */
+import { existsSync } from "node:fs";
 import { z } from "zod";
+import { rulesOrConfigError } from "../alerts/cli.js";
+import type { Channel } from "../alerts/channels/channel.js";
+import { channelsFromEnv } from "../alerts/notify.js";
+import type { ChannelName, Rule } from "../alerts/types.js";
 import { ConfigError } from "../extract/config.js";
 import { defaultStagingDir } from "../load/targets.js";
 import { redeliverOptions } from "../jobs/redeliver.js";
@@ -32,6 +37,19 @@ export interface ServeFlags extends ServeBigQueryFlags {
   redeliverEvery?: string;
   /** `repo:OWNER/NAME:HOOK_ID`, `org:ORG:HOOK_ID` or `app` (repeatable). */
   redeliverHook?: string[];
+  /** Alert rules file (default: alerts.yml in the working directory, when there is one). */
+  rules?: string;
+  /** Evaluate the alert rules every this long (`1m`, the default, `5m`). */
+  alertsEvery?: string;
+  /** false with `--no-alerts`. */
+  alerts?: boolean;
+}
+
+/** The alert evaluation `serve` runs itself (serve/alerts-timer.ts). */
+export interface ServeAlerts {
+  rulesPath: string;
+  rules: Rule[];
+  everyMs: number;
 }
 
 /** The scheduled extract `serve` runs itself (`--poll-every`): its period, scope and GitHub credentials (from the environment). */
@@ -74,6 +92,18 @@ export interface ServeConfig {
    * `flushSeconds` above stays the live DuckDB's cadence (`--live-flush-seconds`). Absent on duckdb.
    */
   bigquery?: ServeBigQuery | undefined;
+  /** Alert evaluation every `alerts.everyMs`, when a rules file is present and `--no-alerts` is not given. */
+  alerts?: ServeAlerts | undefined;
+  /** Why a present rules file is not evaluated (`--warehouse bigquery`): logged once at start. */
+  alertsSkipped?: string | undefined;
+  /**
+   * Bearer token of the alert write endpoints (`POST /api/alerts/{fingerprint}/ack`, `POST /api/alerts/test`);
+   * they are off (404) without it. A token of its own, not INGEST_TOKEN: the CI systems that post events
+   * must not be able to silence alerts.
+   */
+  alertsToken?: string | undefined;
+  /** Slack and the JSON webhook as configured in the environment (their URLs are registered secrets). */
+  alertChannels?: ReadonlyMap<ChannelName, Channel> | undefined;
 }
 
 /** `redeliver` run by the server itself (serve/redeliver-timer.ts). */
@@ -157,7 +187,34 @@ export function parseServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
       }),
     );
   }
-  return { ...parsed.data, poll: parsePoll(flags, env), redeliver: parseRedeliver(flags, env), ...(bigquery ? { bigquery } : {}) };
+  return { ...parsed.data, poll: parsePoll(flags, env), redeliver: parseRedeliver(flags, env), ...(bigquery ? { bigquery } : {}), ...parseAlerts(flags, env, bigquery !== undefined) };
+}
+
+/** Evaluating the rules more often than this only repeats the same queries between two flushes of data. */
+const MIN_ALERTS_MS = 30_000;
+const DEFAULT_ALERTS_MS = 60_000;
+
+/**
+ * `--rules`, `--alerts-every`, `--no-alerts`, ALERTS_TOKEN and the channel variables. The rules are read
+ * at startup, so a bad alerts.yml stops serve before it listens, naming the rule and field.
+ */
+function parseAlerts(flags: ServeFlags, env: NodeJS.ProcessEnv, onBigQuery: boolean): Pick<ServeConfig, "alerts" | "alertsSkipped" | "alertsToken" | "alertChannels"> {
+  // Only Slack and the JSON webhook: GitHub annotations mean something inside a workflow step, not in a server.
+  const channels = new Map(channelsFromEnv(env));
+  channels.delete("github");
+  const common = { alertsToken: blankToUndefined(env.ALERTS_TOKEN), alertChannels: channels };
+  if (flags.alerts === false) return common;
+  const path = flags.rules ?? "alerts.yml";
+  if (!existsSync(path)) {
+    if (flags.rules !== undefined) throw new ConfigError([{ field: "--rules", message: `${path} does not exist: give the path of your alerts.yml, or pass --no-alerts` }]);
+    if (flags.alertsEvery !== undefined) throw new ConfigError([{ field: "--alerts-every", message: "needs alert rules: alerts.yml in the working directory or --rules FILE" }]);
+    return common;
+  }
+  const everyMs = flags.alertsEvery === undefined ? DEFAULT_ALERTS_MS : parseDuration(flags.alertsEvery);
+  if (everyMs === undefined || everyMs < MIN_ALERTS_MS) throw new ConfigError([{ field: "--alerts-every", message: `must be a duration of at least 30s, e.g. 1m or 5m, got ${JSON.stringify(flags.alertsEvery)}` }]);
+  const rules = rulesOrConfigError(path);
+  if (onBigQuery) return { ...common, alertsSkipped: `alerts: ${path} is not evaluated with --warehouse bigquery: alert state on BigQuery is not implemented yet (and the live DuckDB keeps only --live-days of history); pass --no-alerts to silence this` };
+  return { ...common, alerts: { rulesPath: path, rules, everyMs } };
 }
 
 /** `30s`, `15m`, `1h`, `1d` (or a bare number of seconds) → milliseconds; undefined when not a duration. */

@@ -193,14 +193,18 @@ export class Flusher {
   /**
    * Runs `fn` alone on the warehouse, as a flush runs (flushes and reads wait for it), then counts the
    * warehouse as changed so the next due transform runs: the scheduled extract of `--poll-every` (serve/poll.ts).
+   * `rawChanged: false` for work that writes no raw table (the alert evaluation, serve/alerts-timer.ts,
+   * writes only the alert state): it must not cause a full transform every minute.
    */
-  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  async exclusive<T>(fn: () => Promise<T>, opts: { rawChanged?: boolean } = {}): Promise<T> {
     const release = await this.turns.acquire(true);
     try {
       return await fn();
     } finally {
-      this.dirty = true;
-      this.liveDirty = true;
+      if (opts.rawChanged !== false) {
+        this.dirty = true;
+        this.liveDirty = true;
+      }
       release();
     }
   }

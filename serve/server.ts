@@ -21,6 +21,8 @@ import { BigQuerySink, type BigQuerySinkOptions } from "./bigquery-sink.js";
 import { RedeliverTimer } from "./redeliver-timer.js";
 import { PACKAGE_VERSION, registerApi } from "./api.js";
 import { registerWall } from "./wall/index.js";
+import { AlertsTimer } from "./alerts-timer.js";
+import { registerAlertsApi } from "./alerts-api.js";
 
 /** GitHub caps webhook payloads at 25 MB. */
 export const MAX_BODY_BYTES = 25 * 1024 * 1024;
@@ -43,6 +45,8 @@ export interface ServeServer {
   bigquery: BigQuerySink | undefined;
   /** The redelivery check (`--redeliver-every`), when configured: `redeliverer.run()` runs one now. */
   redeliverer: RedeliverTimer | undefined;
+  /** The alert evaluation (alerts.yml present, not --no-alerts): `alerts.evaluate()` runs one now. */
+  alerts: AlertsTimer | undefined;
   /** Loads the spool now (and transforms: "due" by default, "force", or "never"). */
   flush(opts?: { transform?: "due" | "force" | "never" }): Promise<FlushResult>;
   /** Stops accepting, finishes in-flight requests, flushes, releases the lock. */
@@ -55,6 +59,8 @@ export interface ServeOptions {
   timers?: boolean;
   /** `--warehouse bigquery` clients and step observer (tests simulate a crash between steps with it). */
   bigquery?: Pick<BigQuerySinkOptions, "onStep" | "bigquery" | "staging" | "pollMs">;
+  /** The clock of the alert evaluation and the ack endpoint (tests move it past a repeat interval). */
+  alertsClock?: () => Date;
 }
 
 function constantTimeEqual(a: string, b: string): boolean {
@@ -147,6 +153,12 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
         onError: () => metrics.processingError(),
       })
     : undefined;
+  // The alert rules, every --alerts-every (default 1m), through the flusher (serve/alerts-timer.ts).
+  const alerts = config.alerts
+    ? new AlertsTimer({ everyMs: config.alerts.everyMs, rules: config.alerts.rules, channels: config.alertChannels ?? new Map(), duckdbPath: config.duckdbPath, flusher, log, ...(options.alertsClock ? { now: options.alertsClock } : {}) })
+    : undefined;
+  alerts?.registerMetrics(metrics.registry, config.metricsPrefix);
+  if (config.alertsSkipped) log.warn(config.alertsSkipped);
   const started = Date.now();
   let accepting = true;
 
@@ -249,6 +261,8 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
   // The read side: /api/metrics, /api/runs, /api/status, /api/filters, /api/config and the status wall (GET /).
   registerApi(app, { config, flusher });
   registerWall(app, { config, version: PACKAGE_VERSION });
+  // GET /api/alerts, POST /api/alerts/{fingerprint}/ack and /api/alerts/test (ALERTS_TOKEN).
+  registerAlertsApi(app, { config, flusher, timer: alerts, log, ...(options.alertsClock ? { now: options.alertsClock } : {}) });
 
   app.get("/metrics", async (request, reply) => {
     if (config.metricsToken) {
@@ -280,12 +294,13 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
     sink?.start();
     sink?.startLivePruning(flusher);
     redeliverer?.start();
+    alerts?.start();
   }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `http://${shownHost}:${port}`;
-  log.info("serve listening", { url, duckdb: config.duckdbPath, spool: spool.dir, backlog: spool.backlog, flush_seconds: config.flushSeconds, transform_seconds: config.transformSeconds });
+  log.info("serve listening", { url, duckdb: config.duckdbPath, spool: spool.dir, backlog: spool.backlog, flush_seconds: config.flushSeconds, transform_seconds: config.transformSeconds, ...(config.alerts ? { alerts: config.alerts.rulesPath, alerts_every_seconds: Math.round(config.alerts.everyMs / 1000) } : {}) });
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -295,6 +310,7 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
       try {
         await poller?.stop();
         await redeliverer?.stop();
+        await alerts?.stop();
         await app.close();
         await spool.rotate();
         await flusher.flush({ transform: "never" });
@@ -306,5 +322,5 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
       }
     })());
 
-  return { app, url, port, spool, flusher, metrics, poller, bigquery: sink, redeliverer, flush: (opts) => flusher.flush(opts), close };
+  return { app, url, port, spool, flusher, metrics, poller, bigquery: sink, redeliverer, alerts, flush: (opts) => flusher.flush(opts), close };
 }
