@@ -237,7 +237,9 @@ describe("assertions and selection", () => {
     const health = await runTransform({ duckdbPath: db, vars, tags: ["reporting"], includeDependencies: true });
     expect(health.actions.map((a) => a.name)).toContain("actions_staging.stg_workflow_runs");
     const reportingOnly = await runTransform({ duckdbPath: db, vars, tags: ["reporting"] });
-    expect(reportingOnly.actions.every((a) => a.name.includes(".rpt_"))).toBe(true);
+    // The reporting views and the assertions beside them (rpt_alerts' uniqueKey and nonNull), nothing upstream.
+    expect(reportingOnly.actions.map((a) => a.name).filter((n) => !/^actions_warehouse\.rpt_|^actions_assertions\.actions_warehouse_rpt_/.test(n))).toEqual([]);
+    expect(reportingOnly.actions.map((a) => a.name)).toContain("actions_warehouse.rpt_alerts");
   });
 
   it("an unknown conclusion fails the run with the assertion name and the row", async () => {
