@@ -59,8 +59,13 @@ const SOURCE = "webhook";
 /** Longest stretch of staging work between two turns of the event loop. */
 const YIELD_AFTER_MS = 5;
 
-/** Writes one spool segment as a staged extract (batches and manifest). */
-export async function stageDeliveries(entries: SpoolEntry[], options: StageOptions): Promise<StageResult> {
+/**
+ * Writes one spool segment as a staged extract (batches and manifest). An array is sorted by receipt
+ * first; an async iterable (the flusher reading a segment line by line, so a large backlog never sits in
+ * the heap at once) is staged in its own order, which for a spool segment is receipt order already:
+ * `received_at` is stamped just before the append is queued, and appends are written in queue order.
+ */
+export async function stageDeliveries(entries: SpoolEntry[] | AsyncIterable<SpoolEntry>, options: StageOptions): Promise<StageResult> {
   const startedAt = new Date().toISOString();
   const date = startedAt.slice(0, 10);
   // gzip level 1: staged every few seconds and read back by DuckDB at once, on the cores that answer
@@ -68,12 +73,12 @@ export async function stageDeliveries(entries: SpoolEntry[], options: StageOptio
   // 553 ms and 2.2 MB at level 6, 146 ms and 3.2 MB at level 1).
   const writer = new BatchWriter(options.stagingDir, options.extractId, date, { gzipLevel: 1 });
   // Receipt order: the raw rows' `_extracted_at` grows with it.
-  const ordered = [...entries].sort((a, b) => a.received_at.localeCompare(b.received_at));
+  const ordered = Array.isArray(entries) ? [...entries].sort((a, b) => a.received_at.localeCompare(b.received_at)) : entries;
   // Staging runs on the server's event loop: give way to waiting requests every few milliseconds, so
   // a large segment costs the acknowledgements a little latency each time, not one long stall.
   let slice = performance.now();
   try {
-    for (const entry of ordered) {
+    for await (const entry of ordered) {
       if (performance.now() - slice > YIELD_AFTER_MS) {
         await new Promise((resolve) => setImmediate(resolve));
         slice = performance.now();

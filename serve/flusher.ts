@@ -236,15 +236,28 @@ export class Flusher {
     const result: FlushResult = { segments: 0, deliveries: 0, rows: {}, transformed: false };
     const staged: { segment: string; manifestPath: string; keys: { key: string; received_at: string }[] }[] = [];
     for (const segment of segments) {
-      const entries = await spool.readAsync(segment);
       const extractId = `webhook-${segment.replace(/\.ndjson$/, "")}`;
       const manifestPath = stagingLayout.manifest(extractId);
       const alreadyStaged = existsSync(join(stagingDir, manifestPath)) || existsSync(join(stagingDir, archivedManifestPath(manifestPath)));
-      if (entries.length > 0 && !alreadyStaged) {
-        await stageDeliveries(entries, { stagingDir, extractId, target: targetId({ kind: "duckdb", path: duckdbPath }) });
+      // Streamed, not read whole: a backlog (after a long transform or poll) would otherwise sit in the
+      // heap at once, parsed; it once grew the server to an out-of-memory crash. Only the keys are kept.
+      const keys: { key: string; received_at: string }[] = [];
+      const entries = spool.entries(segment);
+      const first = await entries.next();
+      if (!first.done) {
+        keys.push({ key: first.value.key, received_at: first.value.received_at });
+        const all = (async function* () {
+          yield first.value;
+          for await (const e of entries) {
+            keys.push({ key: e.key, received_at: e.received_at });
+            yield e;
+          }
+        })();
+        if (alreadyStaged) for await (const _ of all);
+        else await stageDeliveries(all, { stagingDir, extractId, target: targetId({ kind: "duckdb", path: duckdbPath }) });
       }
-      staged.push({ segment, manifestPath, keys: entries.map((e) => ({ key: e.key, received_at: e.received_at })) });
-      result.deliveries += entries.length;
+      staged.push({ segment, manifestPath, keys });
+      result.deliveries += keys.length;
     }
     // One DuckDB opening for the whole flush (load, keys, transform): each close costs a checkpoint and
     // tearing the instance down, so three per flush were three stalls.

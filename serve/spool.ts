@@ -16,8 +16,8 @@
  * fails, the key is forgotten so a retry is stored.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, accessSync, constants } from "node:fs";
-import { open, readFile, type FileHandle } from "node:fs/promises";
+import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, accessSync, constants } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 
 export interface SpoolEntry {
@@ -78,41 +78,31 @@ export function readSegment(path: string): { entries: SpoolEntry[]; torn: number
   return { entries, torn };
 }
 
-/** Longest stretch of parsing between two turns of the event loop (`readSegmentAsync`). */
-const YIELD_AFTER_MS = 5;
-
 /**
- * `readSegment` for the running server: the file is read off the event loop and its lines parsed a few
- * milliseconds at a time, so a segment of tens of megabytes never holds the acknowledgements back for
- * the whole parse.
+ * A segment's entries one at a time, read in 1 MB chunks: the flusher stages a segment of any size with
+ * only a chunk and a few entries in the heap. A torn or unreadable line (a crash mid-write, never
+ * acknowledged) is skipped, as by `readSegment`.
  */
-export async function readSegmentAsync(path: string): Promise<{ entries: SpoolEntry[]; torn: number }> {
-  const text = await readFile(path, "utf8");
-  const entries: SpoolEntry[] = [];
-  let torn = 0;
-  let start = 0;
-  let slice = performance.now();
-  for (;;) {
-    const end = text.indexOf("\n", start);
-    // The text after the last newline was never completely written (or is empty).
-    if (end < 0) {
-      if (start < text.length) torn += 1;
-      break;
-    }
-    if (end > start) {
+export async function* readSegmentEntries(path: string): AsyncGenerator<SpoolEntry> {
+  let rest = "";
+  for await (const chunk of createReadStream(path, { encoding: "utf8", highWaterMark: 1024 * 1024 })) {
+    const text = rest + String(chunk);
+    let start = 0;
+    for (let end = text.indexOf("\n"); end >= 0; end = text.indexOf("\n", start)) {
+      const line = text.slice(start, end);
+      start = end + 1;
+      if (line.length === 0) continue;
+      let entry: SpoolEntry;
       try {
-        entries.push(JSON.parse(text.slice(start, end)) as SpoolEntry);
+        entry = JSON.parse(line) as SpoolEntry;
       } catch {
-        torn += 1;
+        continue;
       }
+      yield entry;
     }
-    start = end + 1;
-    if (performance.now() - slice > YIELD_AFTER_MS) {
-      await new Promise((resolve) => setImmediate(resolve));
-      slice = performance.now();
-    }
+    rest = text.slice(start);
   }
-  return { entries, torn };
+  // `rest` is the text after the last newline: never completely written, never acknowledged.
 }
 
 export class Spool {
@@ -293,10 +283,11 @@ export class Spool {
     return readSegment(join(this.dir, segment)).entries;
   }
 
-  /** `read` without stalling the event loop (the flusher's). */
-  async readAsync(segment: string): Promise<SpoolEntry[]> {
-    return (await readSegmentAsync(join(this.dir, segment))).entries;
+  /** A sealed segment's entries one at a time (`readSegmentEntries`). */
+  entries(segment: string): AsyncGenerator<SpoolEntry> {
+    return readSegmentEntries(join(this.dir, segment));
   }
+
 
   /** Deletes a sealed segment whose deliveries are in the warehouse (their keys stay known). */
   remove(segment: string): void {
