@@ -17,6 +17,8 @@ import { ConfigError } from "../extract/config.js";
 import { defaults } from "../jobs/options.js";
 import { formatTable } from "../jobs/summary.js";
 import { openDuckDb } from "../load/duckdb-connection.js";
+import { bigQueryOptions, type BigQueryFlags } from "../jobs/bigquery-commands.js";
+import { bigQuerySettings, createBigQuery } from "../load/bigquery-client.js";
 import { withWarehouseLock } from "../load/warehouse-lock.js";
 import type { Logger } from "../log/logger.js";
 import { requireWarehouse } from "../transform/run.js";
@@ -24,6 +26,7 @@ import { formatScope, formatValue, type Channel } from "./channels/channel.js";
 import { channelsFromEnv, channelVariable, evaluateAndNotify, type AlertCycleResult } from "./notify.js";
 import { AlertRulesError, loadRules, parseDuration } from "./rules.js";
 import { acknowledge, duckDbRunner, ensureAlertTables, mute, readEpisodes, type AlertNotification, type ListFilter, type SqlRunner } from "./state.js";
+import { bigQueryRunner, evaluateAndNotifyOnBigQuery } from "./state-bigquery.js";
 import type { ChannelName, Rule } from "./types.js";
 
 const examples = (lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
@@ -71,6 +74,35 @@ async function withAlertState<T>(duckdbPath: string, command: string, work: (run
       warehouse.close();
     }
   });
+}
+
+/** `--warehouse duckdb|bigquery` and, for BigQuery, `--project` and `--location` (no bucket: nothing is staged). */
+interface WarehouseFlags extends BigQueryFlags {
+  warehouse: "duckdb" | "bigquery";
+  duckdbPath: string;
+}
+
+function warehouseOptions(cmd: Command): Command {
+  cmd.addOption(new Option("--warehouse <kind>", "where the models and the alert state live: duckdb (--duckdb-path) or bigquery (--project, --location; state in github_raw.alert_*)").choices(["duckdb", "bigquery"]).default("duckdb"));
+  return bigQueryOptions(cmd, { bucket: false });
+}
+
+/** The BigQuery client, project and location of `--warehouse bigquery` (flags, else environment, else dataform.json). */
+function bigQueryState(flags: WarehouseFlags) {
+  const settings = bigQuerySettings({ ...(flags.project ? { project: flags.project } : {}), ...(flags.location ? { location: flags.location } : {}) }, process.env, { bucket: false });
+  return { bigquery: createBigQuery(settings), projectId: settings.projectId, location: settings.location };
+}
+
+/**
+ * The alert state of `--warehouse`: the DuckDB file under its lock, or BigQuery's github_raw (no lock:
+ * BigQuery's transactions keep concurrent evaluations apart), with the alert tables in place.
+ */
+async function withWarehouseState<T>(flags: WarehouseFlags, command: string, work: (runner: SqlRunner) => Promise<T>): Promise<T> {
+  if (flags.warehouse !== "bigquery") return withAlertState(flags.duckdbPath, command, (runner) => work(runner));
+  const target = bigQueryState(flags);
+  const runner = bigQueryRunner(target.bigquery, target);
+  await ensureAlertTables(runner);
+  return work(runner);
 }
 
 /**
@@ -173,16 +205,20 @@ export function registerAlertsCommands(program: Command, log: Logger): void {
       `${ENVIRONMENT_HELP}${examples([
         "SLACK_WEBHOOK_URL=https://hooks.slack.com/services/T000/B000/XXXX actions-warehouse alerts evaluate --rules alerts.yml --duckdb-path .warehouse/acme.duckdb",
         "actions-warehouse alerts evaluate --duckdb-path .warehouse/demo.duckdb --now 2026-11-30T08:00:00Z",
+        "actions-warehouse alerts evaluate --warehouse bigquery --project acme-data --location EU",
       ])}`,
     )
-    .action(async (flags: { rules: string; duckdbPath: string; now?: string; maxRetryAfterSeconds: string }) => {
+    .action(async (flags: WarehouseFlags & { rules: string; now?: string; maxRetryAfterSeconds: string }) => {
       const now = parseNow(flags.now);
       const maxWait = Number(flags.maxRetryAfterSeconds);
       if (!Number.isInteger(maxWait) || maxWait < 0) throw new ConfigError([{ field: "--max-retry-after-seconds", message: `must be a whole number of seconds, got ${JSON.stringify(flags.maxRetryAfterSeconds)}` }]);
       const rules = rulesOrConfigError(flags.rules);
       const channels = channelsFromEnv(process.env, { maxRetryAfterSeconds: maxWait });
       if (channels.size === 0) log.warn(`no notification channel is configured: alert state is recorded, nothing is sent (set ${channelVariable.slack} or ${channelVariable.webhook})`);
-      const result = await withAlertState(flags.duckdbPath, "alerts evaluate", (_runner, warehouse) => evaluateAndNotify({ connection: warehouse.connection, rules, now, channels, log }));
+      const result =
+        flags.warehouse === "bigquery"
+          ? await withWarehouseState(flags, "alerts evaluate", () => evaluateAndNotifyOnBigQuery({ ...bigQueryState(flags), rules, now, channels, log }))
+          : await withAlertState(flags.duckdbPath, "alerts evaluate", (_runner, warehouse) => evaluateAndNotify({ connection: warehouse.connection, rules, now, channels, log }));
       console.log(evaluationSummary(result));
       if (result.delivery.rejected > 0) {
         throw new Error(`alerts evaluate: ${result.delivery.rejected} notification(s) refused by their channel (see the warnings above): check the webhook URL; they stay in the outbox and are retried at the next evaluation`);
@@ -194,9 +230,9 @@ export function registerAlertsCommands(program: Command, log: Logger): void {
     .description("list alerts from the warehouse's alert state (alert_events)")
     .addOption(new Option("--state <state>", "which alerts: open (pending and firing), firing, pending, resolved or all").choices(["open", "firing", "pending", "resolved", "all"]).default("open"))
     .option("--duckdb-path <file>", "DuckDB warehouse file", defaults.duckdbPath)
-    .addHelpText("after", examples(["actions-warehouse alerts list", "actions-warehouse alerts list --state all --duckdb-path .warehouse/acme.duckdb"]))
-    .action(async (flags: { state: ListFilter; duckdbPath: string }) => {
-      const episodes = await withAlertState(flags.duckdbPath, "alerts list", (runner) => readEpisodes(runner, flags.state));
+    .addHelpText("after", examples(["actions-warehouse alerts list", "actions-warehouse alerts list --state all --duckdb-path .warehouse/acme.duckdb", "actions-warehouse alerts list --warehouse bigquery --project acme-data"]))
+    .action(async (flags: WarehouseFlags & { state: ListFilter }) => {
+      const episodes = await withWarehouseState(flags, "alerts list", (runner) => readEpisodes(runner, flags.state));
       if (!episodes.length) {
         console.log(`no ${flags.state === "all" ? "" : `${flags.state} `}alerts`);
         return;
@@ -217,12 +253,12 @@ export function registerAlertsCommands(program: Command, log: Logger): void {
     .option("--by <name>", "who acknowledges (default: the user name)")
     .option("--now <iso>", "as of this instant (default: now)")
     .option("--duckdb-path <file>", "DuckDB warehouse file", defaults.duckdbPath)
-    .addHelpText("after", examples(["actions-warehouse alerts ack 3f2a9c0d1b7e4a55 --until 2h --by alice"]))
-    .action(async (fingerprint: string, flags: { until: string; by?: string; now?: string; duckdbPath: string }) => {
+    .addHelpText("after", examples(["actions-warehouse alerts ack 3f2a9c0d1b7e4a55 --until 2h --by alice", "actions-warehouse alerts ack 3f2a9c0d1b7e4a55 --warehouse bigquery --project acme-data"]))
+    .action(async (fingerprint: string, flags: WarehouseFlags & { until: string; by?: string; now?: string }) => {
       const now = parseNow(flags.now);
       const until = parseUntil("--until", flags.until, now);
       const by = flags.by ?? userInfo().username;
-      const episode = await withAlertState(flags.duckdbPath, "alerts ack", (runner) => acknowledge(runner, fingerprint, until, by));
+      const episode = await withWarehouseState(flags, "alerts ack", (runner) => acknowledge(runner, fingerprint, until, by));
       if (!episode) throw new ConfigError([{ field: "FINGERPRINT", message: `no open (pending or firing) alert has fingerprint ${JSON.stringify(fingerprint)}: \`actions-warehouse alerts list\` shows the open ones` }]);
       console.log(`acknowledged ${episode.rule} (${formatScope(episode.scope)}) until ${until.toISOString()} by ${by}: no repeat notifications until then`);
     });
@@ -236,8 +272,8 @@ export function registerAlertsCommands(program: Command, log: Logger): void {
     .option("--rules <file>", "alert rules file (the rule must be in it)", "alerts.yml")
     .option("--now <iso>", "as of this instant (default: now)")
     .option("--duckdb-path <file>", "DuckDB warehouse file", defaults.duckdbPath)
-    .addHelpText("after", examples(["actions-warehouse alerts mute ci-failure-rate --for 2h"]))
-    .action(async (rule: string, flags: { for: string; by?: string; rules: string; now?: string; duckdbPath: string }) => {
+    .addHelpText("after", examples(["actions-warehouse alerts mute ci-failure-rate --for 2h", "actions-warehouse alerts mute ci-failure-rate --for 2h --warehouse bigquery --project acme-data"]))
+    .action(async (rule: string, flags: WarehouseFlags & { for: string; by?: string; rules: string; now?: string }) => {
       const now = parseNow(flags.now);
       const seconds = parseDuration(flags.for);
       if (seconds === undefined || seconds <= 0) throw new ConfigError([{ field: "--for", message: `must be a duration such as 2h, 30m or 1d, got ${JSON.stringify(flags.for)}` }]);
@@ -245,9 +281,12 @@ export function registerAlertsCommands(program: Command, log: Logger): void {
       if (!names.includes(rule)) throw new ConfigError([{ field: "RULE", message: `${JSON.stringify(rule)} is not a rule of ${flags.rules} (rules: ${names.join(", ") || "none"})` }]);
       const until = new Date(now.getTime() + seconds * 1000);
       const by = flags.by ?? userInfo().username;
-      await withAlertState(flags.duckdbPath, "alerts mute", (runner) => mute(runner, rule, until, by, now));
+      await withWarehouseState(flags, "alerts mute", (runner) => mute(runner, rule, until, by, now));
       console.log(`muted ${rule} until ${until.toISOString()} by ${by}: no notifications for it until then`);
     });
+
+  // --warehouse, --project and --location on every command that reads or writes the alert state.
+  for (const command of alerts.commands.filter((c) => ["evaluate", "list", "ack", "mute"].includes(c.name()))) warehouseOptions(command);
 
   alerts
     .command("test")
