@@ -12,9 +12,10 @@
  * The alert clock is injected (ServeOptions.alertsClock) to step past the repeat interval.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fingerprintOf } from "../alerts/types.js";
 import { ConfigError } from "../extract/config.js";
@@ -26,6 +27,8 @@ import { generateDataset, landmarks, startSimulator, type Dataset } from "../sim
 import { getJson, sign, type Json } from "./serve-fixtures.js";
 import { startSlackStandIn, type SlackStandIn } from "./stand-ins/slack.js";
 
+/** The wall's panel is checked in headless Chromium, as test/serve-wall.test.ts does (CI installs it: .ci/run). */
+const CHROMIUM = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].find((p): p is string => typeof p === "string" && p !== "" && existsSync(p));
 const SECRET = "s3cret";
 const TOKEN = "alerts-token-0123456789";
 const H = 3_600_000;
@@ -144,6 +147,26 @@ describe("serve evaluates alerts.yml", () => {
     const answer = (await (await fetch(`${server.url}/api/alerts`)).json()) as { evaluation: { enabled: boolean; every_seconds: number; last: { ok: boolean; firing: number } }; channels: string[] };
     expect(answer.evaluation).toMatchObject({ enabled: true, every_seconds: 60, last: { ok: true, firing: open.filter((a) => a.state === "firing").length } });
     expect(answer.channels).toEqual(["slack"]);
+  });
+
+  it("the status wall shows the firing alerts in its own panel", async () => {
+    if (!CHROMIUM) throw new Error("no Chromium: install it with apt-get install chromium or set CHROMIUM_PATH");
+    const profile = mkdtempSync(join(tmpdir(), "aw-chromium-profile-"));
+    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      await page.goto(server.url);
+      await page.waitForSelector("html[data-ready=true]", { timeout: 30_000 });
+      expect(await page.locator("#panel-alerts").isVisible()).toBe(true);
+      const rows = await page.locator("#alerts-table tbody tr").evaluateAll((trs) => trs.map((tr) => ({ fingerprint: (tr as HTMLElement).dataset.fingerprint, text: tr.textContent ?? "" })));
+      const firing = (await list("firing")).map((a) => a.fingerprint);
+      expect(rows.map((r) => r.fingerprint).sort()).toEqual([...firing].sort());
+      expect(rows.find((r) => r.fingerprint === webhookFp())?.text).toMatch(new RegExp(`stuck-runs.*run_id=${webhookRunId}`));
+      expect(await page.locator("#alerts-empty").isVisible()).toBe(false);
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
   });
 
   it("POST /api/alerts/{fingerprint}/ack needs ALERTS_TOKEN, checks its body, 404s an unknown fingerprint and acknowledges; the acknowledged alert's repeat is suppressed, another's is sent", async () => {

@@ -44,6 +44,8 @@ th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #f3f4f6;white-spac
 .badge{display:inline-block;border-radius:4px;padding:0 6px;color:#fff;font-size:11px}
 svg{display:block;width:100%;height:120px}
 .empty{color:#6b7280;font-size:12px}
+.sev-critical{background:#b91c1c}.sev-warning{background:#c2410c}.sev-info{background:#1d4ed8}
+#panel-alerts{border-color:#fca5a5}
 aside{position:fixed;top:0;right:0;bottom:0;width:min(560px,90vw);background:#fff;border-left:1px solid #d1d5db;box-shadow:-4px 0 16px rgba(0,0,0,.15);padding:12px 16px;overflow:auto;z-index:5}
 aside[hidden]{display:none}
 aside pre{font-size:11px;background:#f9fafb;border:1px solid #e5e7eb;padding:8px;white-space:pre-wrap;word-break:break-all}
@@ -79,6 +81,7 @@ export function renderWall(settings: WallSettings, script: string): string {
 </select></label>
 </div>
 <main>
+<section class="panel wide" id="panel-alerts" hidden><h2>Firing alerts</h2><p class="note">Rules of alerts.yml firing at the server's last evaluation, every repository (the filters do not apply).</p><table id="alerts-table"><thead><tr><th>Severity</th><th>Rule</th><th>Scope</th><th>What</th><th>Firing since</th><th>Acknowledged</th></tr></thead><tbody></tbody></table><p class="empty" id="alerts-empty" hidden>No alert is firing.</p></section>
 <section class="panel wide" id="panel-tiles"><h2>Latest status per repository and workflow</h2><div class="tiles" id="tiles"></div></section>
 <section class="panel" id="panel-summary"><h2>Runs in range</h2><div class="kpis" id="kpis"></div><div id="series"></div></section>
 <section class="panel" id="panel-queue"><h2>Queue-to-start latency (jobs in range)</h2><div class="kpis" id="queue"></div></section>

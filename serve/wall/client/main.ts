@@ -1,6 +1,6 @@
 /**
  * The status wall in the browser: every `refreshSeconds` it reads /api/filters, /api/status,
- * /api/metrics and /api/runs (same origin) and redraws its parts in place. Ages of running and queued
+ * /api/metrics, /api/runs and /api/alerts?state=firing (same origin) and redraws its parts in place. Ages of running and queued
  * items tick every second between refreshes. `html[data-refreshes]` counts completed refreshes (tests).
  */
 
@@ -55,6 +55,22 @@ interface Run {
 interface MetricsAnswer {
   summary: { total_runs: number; success_rate: number | null; avg_duration_seconds: number | null; last_updated: string | null };
   time_series: { timestamp: string; success: number; failure: number; avg_duration: number | null }[];
+}
+
+interface FiringAlert {
+  fingerprint: string;
+  rule: string;
+  severity: string;
+  scope: Record<string, string>;
+  summary: string;
+  fired_at: string | null;
+  acknowledged_by: string | null;
+  acknowledged_until: string | null;
+}
+
+interface AlertsAnswer {
+  alerts: FiringAlert[];
+  evaluation: { enabled: boolean };
 }
 
 interface FiltersAnswer {
@@ -328,17 +344,45 @@ byId("run-panel-close").addEventListener("click", () => {
   for (const tr of byId("runs-table").querySelectorAll("tbody tr.selected")) tr.classList.remove("selected");
 });
 
+/** Shown when the server evaluates rules or holds firing alerts; hidden on a server without alerting. */
+function renderAlerts(answer: AlertsAnswer | undefined): void {
+  const panel = byId("panel-alerts");
+  panel.hidden = !answer || (!answer.evaluation.enabled && answer.alerts.length === 0);
+  if (!answer) return;
+  const now = Date.now() + clockOffset;
+  byId("alerts-table").querySelector("tbody")?.replaceChildren(
+    ...answer.alerts.map((a) => {
+      const tr = el("tr", { "data-fingerprint": a.fingerprint, "data-rule": a.rule });
+      const severity = el("td");
+      severity.append(el("span", { class: `badge sev-${a.severity}` }, a.severity));
+      const acknowledged = a.acknowledged_until && Date.parse(a.acknowledged_until) > now ? `${a.acknowledged_by ?? "?"} until ${shortTime(a.acknowledged_until)}` : "";
+      tr.append(
+        severity,
+        el("td", {}, a.rule),
+        el("td", {}, Object.entries(a.scope).map(([k, v]) => `${k}=${v}`).join(", ")),
+        el("td", {}, a.summary),
+        el("td", {}, a.fired_at ? `${shortTime(a.fired_at)} (${duration((now - Date.parse(a.fired_at)) / 1000)})` : "–"),
+        el("td", {}, acknowledged),
+      );
+      return tr;
+    }),
+  );
+  byId("alerts-empty").hidden = answer.alerts.length > 0;
+}
+
 let timer: number | undefined;
 
 async function refresh(): Promise<void> {
   const mine = ++generation;
   if (timer !== undefined) window.clearTimeout(timer);
   try {
-    const [filters, status, metrics, list] = await Promise.all([
+    const [filters, status, metrics, list, alerts] = await Promise.all([
       getJson<FiltersAnswer>("/api/filters"),
       getJson<StatusAnswer>(`/api/status?${params()}`),
       getJson<MetricsAnswer>(`/api/metrics?${params({ limit: "1" })}`),
       getJson<{ runs: Run[] }>(`/api/runs?${params({ limit: "50" })}`),
+      // The alert panel is an extra: an unreadable alert state hides it and never blanks the wall.
+      getJson<AlertsAnswer>("/api/alerts?state=firing").catch(() => undefined),
     ]);
     if (mine !== generation) return; // a newer refresh (a filter change) is under way
     clockOffset = Date.parse(status.now) - Date.now();
@@ -350,6 +394,7 @@ async function refresh(): Promise<void> {
     renderSummary(metrics);
     runs = list.runs;
     renderRuns();
+    renderAlerts(alerts);
     if (selectedRun !== undefined && runs.some((r) => r.id === selectedRun)) showRun(selectedRun);
     refreshes += 1;
     document.documentElement.dataset.refreshes = String(refreshes);
