@@ -128,6 +128,13 @@ export const certifiedFunctions: Record<string, CertifiedFunction> = {
       c("SELECT s LIKE 'a%' AS v FROM UNNEST([CAST(NULL AS STRING)]) AS s", null, "BOOL"),
     ],
   },
+  // STRPOS('foo@example.com', '@') is 4 (1-based); 0 when the substring is absent. Test analytics maps
+  // reports to jobs with it (includes/test_cases.js).
+  strpos: { doc: `${REF}/string_functions#strpos`, cases: [c("STRPOS('foo@example.com', '@')", "4", "INT64"), c("STRPOS('junit-ubuntu-3.11', '3.12')", "0", "INT64"), c("STRPOS('junit-ubuntu-3.11', 'junit')", "1", "INT64")] },
+  // LENGTH('абвгд') is 5: characters, not bytes, for STRING.
+  length: { doc: `${REF}/string_functions#length`, cases: [c("LENGTH('абвгд')", "5", "INT64"), c("LENGTH('3.11')", "4", "INT64"), c("LENGTH('')", "0", "INT64")] },
+  // SUBSTR('apple', 2) is 'pple', SUBSTR('apple', 1, 3) 'app'; a length past the end returns the rest.
+  substr: { doc: `${REF}/string_functions#substr`, cases: [c("SUBSTR('apple', 2)", "pple", "STRING"), c("SUBSTR('apple', 1, 3)", "app", "STRING"), c("SUBSTR('apple', 1, 500)", "apple", "STRING")] },
   // REPLACE('blackberry pie', 'pie', 'cobbler') is 'blackberry cobbler'; every occurrence is replaced.
   replace: {
     doc: `${REF}/string_functions#replace`,
