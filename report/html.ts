@@ -47,6 +47,7 @@ th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #f3f4f6}
 .alert-totals{display:flex;gap:16px;font-size:13px}
 .sev-critical{color:#b91c1c;font-weight:600}.sev-warning{color:#b45309;font-weight:600}.sev-info{color:#1d4ed8}
 .empty{color:#4b5563;font-size:13px}
+#panel-alerts td:nth-child(-n+2),#panel-alerts code{white-space:nowrap}
 footer{padding:8px 24px 24px;color:#6b7280;font-size:12px}
 @media print{.filters{position:static}}
 `;
