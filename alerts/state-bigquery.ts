@@ -54,6 +54,13 @@ function advice(message: string): string {
   return "";
 }
 
+/**
+ * The `CREATE TABLE IF NOT EXISTS` statements this process has run, per project and location
+ * (ensureAlertTables): one DDL job per table is enough per process, not one per command step (the CLI
+ * and recordEvaluation both ensure, with clients of their own).
+ */
+const ensured = new Set<string>();
+
 /** A SqlRunner on BigQuery (see the module comment for how transactions work). */
 export function bigQueryRunner(bigquery: BigQuery, target: BigQueryStateTarget): SqlRunner {
   const where = `${target.projectId}.${datasets.raw} in ${target.location}`;
@@ -104,7 +111,10 @@ export function bigQueryRunner(bigquery: BigQuery, target: BigQueryStateTarget):
     table: (name) => `\`${target.projectId}.${datasets.raw}.${name}\``,
     all: rows,
     run: async (sql, params) => {
+      const ddl = /^\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\b/i.test(sql) ? `${target.projectId}\u0000${target.location}\u0000${sql}` : undefined;
+      if (ddl !== undefined && ensured.has(ddl)) return;
       await run(sql, params);
+      if (ddl !== undefined) ensured.add(ddl);
     },
     transaction: async (work) => {
       // Nested calls join the outer transaction (BigQuery transactions cannot be nested).
@@ -148,6 +158,7 @@ export async function evaluateAndNotifyOnBigQuery(input: BigQueryAlertEvaluation
   for (const rule of input.rules) {
     if (!rule.enabled || !source.dryRun) continue;
     const q = ruleQuery(rule, source.table, input.now);
+    // A query that cannot be dry-run fails again just below, in evaluateRules, naming the rule and the fix.
     bytesByRule[rule.name] = await source.dryRun(q.sql, q.params).catch(() => 0);
   }
   const total = Object.values(bytesByRule).reduce((a, b) => a + b, 0);

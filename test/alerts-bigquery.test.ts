@@ -175,6 +175,8 @@ describe("alert state on BigQuery", () => {
       // After it: one UPDATE per notification delivered (sent_at), right after Slack's 200.
       expect(dml.filter((sql) => sql.startsWith("UPDATE"))).toHaveLength(slackBq.accepted.length);
       expect(ran).toContain("CALL BQ.ABORT_SESSION()");
+      // The alert tables (created by bootstrap) are ensured once per process, not at every step.
+      expect(ran.filter((sql) => /^CREATE TABLE IF NOT EXISTS/.test(sql))).toHaveLength(3);
       expect(google.bigquery.sessions.size).toBe(0);
     } finally {
       await slackDuck.close();
