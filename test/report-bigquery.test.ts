@@ -6,12 +6,20 @@
  * from the very same staging folder; `transform --warehouse bigquery` (the real Dataform CLI, with ADC)
  * builds the models in the stand-in. Then `report --warehouse bigquery --project P --out F` runs through
  * the command line, and the page it writes must embed exactly the DuckDB report's data (and be the same
- * page once the generation time is equal).
+ * page once the generation time is equal). Alert episodes recorded on the DuckDB warehouse by the alert
+ * state machine are copied row for row into the bootstrapped BigQuery alert_events, so the alerts panel
+ * (rpt_alerts) is compared on both too.
  */
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { BigQuery } from "@google-cloud/bigquery";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { parseRules } from "../alerts/rules.js";
+import { duckDbRunner, recordEvaluation, acknowledge } from "../alerts/state.js";
+import { ALERT_COLUMNS } from "../alerts/tables.js";
+import { CHANNELS, fingerprintOf, type Finding, type Rule } from "../alerts/types.js";
+import { openDuckDb } from "../load/duckdb-connection.js";
 import { withZetaSql } from "../check/zetasql.js";
 import { checkGraph } from "../check/analyze.js";
 import { main } from "../jobs/cli.js";
@@ -27,6 +35,42 @@ const PROJECT = "acme-analytics";
 const BUCKET = "acme-actions-staging";
 const VARS = { kpi_reference_time: REPORT_ANCHOR };
 
+/**
+ * Records alert episodes on the DuckDB warehouse through the state machine (relative to the report's
+ * reference time: one resolved 3 days before, one resolved 40 days before and so outside the window, one
+ * firing and acknowledged past the reference time, one firing, one pending) and returns the INSERT that
+ * puts the same rows into BigQuery's alert_events.
+ */
+async function seedAlerts(duckdbPath: string): Promise<string> {
+  const rules: Rule[] = parseRules(
+    "rules:\n  - { name: ci-red, kind: failure_rate, threshold: 0.2, severity: critical }\n  - { name: stuck-deploy, kind: stuck, threshold: 1h, for: 1h }\n",
+    "report-bigquery rules",
+  );
+  const [ciRed, stuck] = rules as [Rule, Rule];
+  const finding = (rule: Rule, repository: string, value: number): Finding => {
+    const scope = { repository, workflow: "CI" };
+    return { rule: rule.name, kind: rule.kind, severity: rule.severity, scope, fingerprint: fingerprintOf(rule.name, scope), value, threshold: 0.2, unit: "ratio", summary: `${rule.name} ${repository}`, offenders: [] };
+  };
+  const ref = Date.parse(REPORT_ANCHOR);
+  const at = (hours: number) => new Date(ref - hours * 3_600_000);
+  const [old, past, firing, acked, pending] = [finding(ciRed, "acme/old", 0.9), finding(ciRed, "acme/lib", 0.5), finding(ciRed, "acme/api", 0.4), finding(ciRed, "acme/web", 0.3), finding(stuck, "acme/deploy", 7200)];
+  const w = await openDuckDb(duckdbPath);
+  try {
+    const runner = duckDbRunner(w.connection);
+    const steps: [number, Finding[]][] = [[41 * 24, [old]], [40 * 24, []], [4 * 24, [past]], [3 * 24, []], [2, [firing, acked]], [0.5, [firing, acked, pending]]];
+    for (const [hours, findings] of steps) await recordEvaluation(runner, { now: at(hours), rules, findings, channels: new Set(CHANNELS) });
+    await acknowledge(runner, acked.fingerprint, at(-4), "bob");
+    const columns = ALERT_COLUMNS.alert_events;
+    const rows = await runner.all(`SELECT ${columns.map((c) => (c.bigquery === "TIMESTAMP" ? `CAST(${c.name} AS STRING) AS ${c.name}` : c.name)).join(", ")} FROM ${runner.table("alert_events")}`);
+    const literal = (value: unknown, type: string) =>
+      value === null || value === undefined ? "NULL" : type === "TIMESTAMP" ? `TIMESTAMP '${String(value)}'` : type === "STRING" ? `'${String(value).replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'` : String(value);
+    const values = rows.map((r) => `(${columns.map((c) => literal(r[c.name], c.bigquery)).join(", ")})`);
+    return `INSERT INTO \`${PROJECT}.${datasets.raw}.alert_events\` (${columns.map((c) => c.name).join(", ")}) VALUES\n${values.join(",\n")}`;
+  } finally {
+    await w.closeAsync();
+  }
+}
+
 const embedded = (html: string): ReportData => {
   const json = /<script type="application\/json" id="report-data">([^<]*)<\/script>/.exec(html)?.[1];
   if (!json) throw new Error("no embedded report data");
@@ -39,12 +83,14 @@ describe("report --warehouse bigquery", () => {
   let graph: CompiledGraph;
   let duck: { data: ReportData; html: string };
   let stderr = "";
+  let alertInsert = "";
   const saved = { ...process.env };
   const cli = (...args: string[]) => main(["node", "actions-warehouse", ...args]);
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "aw-report-bq-"));
     const built = await buildReportWarehouse(dir);
+    alertInsert = await seedAlerts(built.duckdbPath);
     const result = await writeReport({ duckdbPath: built.duckdbPath, out: join(dir, "duckdb.html"), now: new Date(REPORT_ANCHOR) });
     duck = { data: result.data, html: readFileSync(result.path, "utf8") };
     graph = await compileProject({ vars: VARS });
@@ -57,6 +103,8 @@ describe("report --warehouse bigquery", () => {
     });
     vi.spyOn(console, "log").mockImplementation(() => undefined);
     expect(await cli("bootstrap", "--project", PROJECT, "--location", "US")).toBe(0);
+    // bootstrap created alert_events (empty); the DuckDB warehouse's episodes go in as they are.
+    await new BigQuery({ projectId: PROJECT, location: "US" }).query({ query: alertInsert });
     // The same NDJSON batches the DuckDB warehouse loaded, staged in Cloud Storage and loaded by load jobs.
     // An extract belongs to one warehouse (its manifest names it, and other warehouses refuse it), so the
     // copy for BigQuery is re-addressed to the project: same batches, same checksums.
@@ -122,6 +170,14 @@ describe("report --warehouse bigquery", () => {
     expect(Date.parse(generatedAt)).toBeGreaterThan(Date.parse(REPORT_ANCHOR));
     expect(duck.data.health.length).toBeGreaterThan(10);
     expect(duck.data.running.length).toBeGreaterThan(0);
+    // The alerts panel's rows too: firing, acknowledged past the reference time, pending, resolved in the
+    // window; the episode resolved 40 days before is not listed.
+    expect(duck.data.alerts.map((a) => [a.summary, a.state, a.episode_state]).sort()).toEqual([
+      ["ci-red acme/api", "active", "firing"],
+      ["ci-red acme/lib", "resolved", "resolved"],
+      ["ci-red acme/web", "acknowledged", "firing"],
+      ["stuck-deploy acme/deploy", "active", "pending"],
+    ]);
     // Same data, same page: only the generation time differs.
     expect(await buildReportHtml({ ...data, generatedAt: duck.data.generatedAt })).toBe(duck.html);
 
