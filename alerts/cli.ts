@@ -106,6 +106,15 @@ async function withWarehouseState<T>(flags: WarehouseFlags, command: string, wor
 }
 
 /**
+ * `alerts evaluate --warehouse bigquery` for `pipeline --warehouse bigquery`, after its transform: the
+ * alert tables in place, the rules on the BigQuery models, the state in github_raw (no lock: BigQuery's
+ * transactions keep concurrent evaluations apart, see alerts/state-bigquery.ts).
+ */
+export async function evaluateAlertsOnBigQuery(flags: BigQueryFlags, input: Omit<LockedEvaluation, "duckdbPath">): Promise<AlertCycleResult> {
+  return withWarehouseState({ ...flags, warehouse: "bigquery", duckdbPath: "" }, "pipeline", () => evaluateAndNotifyOnBigQuery({ ...bigQueryState({ ...flags, warehouse: "bigquery", duckdbPath: "" }), ...input }));
+}
+
+/**
  * The rules `pipeline` evaluates as its last step: `--rules FILE` (which must exist), else `alerts.yml` in
  * the working directory when there is one (a project without alerting runs its pipeline as before).
  * Read before the pipeline starts, so a bad file stops the run (exit 3, rule and field named) before

@@ -23,8 +23,8 @@ import { bigQuerySettings } from "../load/bigquery-client.js";
 import { createTransformProgress } from "./transform-progress.js";
 import { bigQueryLoadCommand, bigQueryOptions, bigQueryPipelineCommand, bigQueryTarget, bigQueryTransformCommand, registerBigQueryCommands, type BigQueryFlags } from "./bigquery-commands.js";
 import { defaultStagingDir, targetId, type Target } from "../load/targets.js";
-import { evaluateAlertsLocked, evaluationSummary, pipelineAlertRules, registerAlertsCommands } from "../alerts/cli.js";
-import { channelsFromEnv, channelVariable } from "../alerts/notify.js";
+import { evaluateAlertsLocked, evaluateAlertsOnBigQuery, evaluationSummary, pipelineAlertRules, registerAlertsCommands } from "../alerts/cli.js";
+import { channelsFromEnv, channelVariable, type AlertCycleResult } from "../alerts/notify.js";
 
 /** `check` or `test-models` found problems (already printed). */
 class CheckFailedError extends Error {
@@ -145,6 +145,14 @@ function transformOptions(cmd: Command): Command {
 
 const examples = (lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
 
+/** Prints the pipeline's alert evaluation under its summary. */
+function reportPipelineAlerts(path: string, alerts: AlertCycleResult): void {
+  console.log(`\nalerts (${path})\n${evaluationSummary(alerts)}`);
+  // Unavailable channels only leave messages in the outbox (a warning above, retried next run); a
+  // refused one needs a person, as with `alerts evaluate`.
+  if (alerts.delivery.rejected > 0) throw new Error(`pipeline: the data was loaded and transformed, but ${alerts.delivery.rejected} alert notification(s) were refused by their channel (see the warnings above): check the webhook URL; they stay in the outbox and are retried at the next run`);
+}
+
 export function buildProgram(log: Logger): Command {
   const program = new Command("actions-warehouse")
     .description("GitHub Actions and Packages history into a BigQuery or DuckDB warehouse, modelled with Dataform.")
@@ -200,13 +208,15 @@ export function buildProgram(log: Logger): Command {
     .action(async (flags: ScopeFlags & BigQueryFlags & { duckdbPath: string; warehouse: string; transform: boolean; tags: string[]; fullRefresh?: boolean; var: Record<string, string>; rules?: string; alerts: boolean }) => {
       // Read first: a bad alerts.yml (or channel variable) stops the run before any API call.
       const alertRules = flags.alerts && flags.transform ? pipelineAlertRules(flags.rules, log) : undefined;
-      if (flags.warehouse === "bigquery") {
-        if (alertRules) log.warn(`alerts: ${alertRules.path} is not evaluated with --warehouse bigquery: alert state on BigQuery is not implemented yet (alerts/state.ts stores it in DuckDB only); pass --no-alerts to silence this`);
-        return bigQueryPipelineCommand(extractInput(flags, bigQueryTarget(flags)), flags, log);
-      }
-      if (!flags.transform) throw new ConfigError([{ field: "--no-transform", message: "only with --warehouse bigquery (matrix shards); on DuckDB run extract and load instead" }]);
       const channels = alertRules ? channelsFromEnv(process.env, { maxRetryAfterSeconds: 30 }) : undefined;
       if (alertRules && channels?.size === 0) log.info(`alerts: no notification channel is configured: alert state is recorded, nothing is sent (set ${channelVariable.slack} or ${channelVariable.webhook})`);
+      if (flags.warehouse === "bigquery") {
+        await bigQueryPipelineCommand(extractInput(flags, bigQueryTarget(flags)), flags, log);
+        // The models were built by this run's `dataform run`; the alert state lives in github_raw.
+        if (alertRules && channels) reportPipelineAlerts(alertRules.path, await evaluateAlertsOnBigQuery(flags, { rules: alertRules.rules, now: new Date(), channels, log }));
+        return;
+      }
+      if (!flags.transform) throw new ConfigError([{ field: "--no-transform", message: "only with --warehouse bigquery (matrix shards); on DuckDB run extract and load instead" }]);
       // One lock for the whole run: the alerts are evaluated on the models this very run built, and no
       // other run can write the warehouse between the transform and the evaluation.
       const { result, alerts } = await withWarehouseLock(
@@ -230,12 +240,7 @@ export function buildProgram(log: Logger): Command {
       console.log(pipelineSummary(result));
       const skipped = packagesSkippedLine(result.extract);
       if (skipped) console.log(skipped);
-      if (alerts && alertRules) {
-        console.log(`\nalerts (${alertRules.path})\n${evaluationSummary(alerts)}`);
-        // Unavailable channels only leave messages in the outbox (a warning above, retried next run); a
-        // refused one needs a person, as with `alerts evaluate`.
-        if (alerts.delivery.rejected > 0) throw new Error(`pipeline: the data was loaded and transformed, but ${alerts.delivery.rejected} alert notification(s) were refused by their channel (see the warnings above): check the webhook URL; they stay in the outbox and are retried at the next run`);
-      }
+      if (alerts && alertRules) reportPipelineAlerts(alertRules.path, alerts);
     });
 
   program

@@ -43,6 +43,8 @@ export interface AlertsEvaluationStatus {
   at: string;
   ok: boolean;
   error?: string;
+  /** Why nothing was evaluated (the models are not built yet). */
+  skipped?: string;
   firing?: number;
   notified?: number;
   waiting?: number;
@@ -136,7 +138,7 @@ export class AlertsTimer {
       if (!result) {
         this.count("skipped");
         log.debug("alert evaluation skipped: the models are not built yet (the first transform builds them)");
-        this.last = { at: now.toISOString(), ok: true, error: "the models are not built yet" };
+        this.last = { at: now.toISOString(), ok: true, skipped: "the models are not built yet (the first transform builds them)" };
         return undefined;
       }
       this.count("ok");

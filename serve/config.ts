@@ -213,7 +213,7 @@ function parseAlerts(flags: ServeFlags, env: NodeJS.ProcessEnv, onBigQuery: bool
   const everyMs = flags.alertsEvery === undefined ? DEFAULT_ALERTS_MS : parseDuration(flags.alertsEvery);
   if (everyMs === undefined || everyMs < MIN_ALERTS_MS) throw new ConfigError([{ field: "--alerts-every", message: `must be a duration of at least 30s, e.g. 1m or 5m, got ${JSON.stringify(flags.alertsEvery)}` }]);
   const rules = rulesOrConfigError(path);
-  if (onBigQuery) return { ...common, alertsSkipped: `alerts: ${path} is not evaluated with --warehouse bigquery: alert state on BigQuery is not implemented yet (and the live DuckDB keeps only --live-days of history); pass --no-alerts to silence this` };
+  if (onBigQuery) return { ...common, alertsSkipped: `alerts: ${path} is not evaluated by serve --warehouse bigquery: its live DuckDB keeps only --live-days of history, too little for the weekly rules; evaluate them on BigQuery with the scheduled ELT (alerts evaluate --warehouse bigquery), or pass --no-alerts to silence this` };
   return { ...common, alerts: { rulesPath: path, rules, everyMs } };
 }
 

@@ -8,15 +8,19 @@
  *   for the dataset's landmark run stuck in progress); a further run sends nothing.
  * The dataset is anchored an hour ago, so the landmark run is stuck now (the pipeline evaluates at the clock).
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { BigQuery } from "@google-cloud/bigquery";
+import { bigQueryRunner } from "../alerts/state-bigquery.js";
 import { duckDbRunner, readEpisodes } from "../alerts/state.js";
 import { openDuckDb } from "../load/duckdb-connection.js";
 import { lockFileOf } from "../load/warehouse-lock.js";
 import { generateDataset, landmarks, startSimulator, type Dataset, type Simulator } from "../simulator/index.js";
 import { cliSession, type CliSession } from "./cli-session.js";
+import { startGoogleStandIns } from "./stand-ins/google-env.js";
 import { startSlackStandIn, type SlackStandIn } from "./stand-ins/slack.js";
 
 /** The shipped stuck-runs rule (alerts.yml), channels Slack only. */
@@ -153,4 +157,56 @@ describe("pipeline evaluates alerts.yml last", () => {
     expect(slack.accepted).toHaveLength(firing.length);
     expect(existsSync(lockFileOf(duckdb()))).toBe(false);
   }, 300_000);
+});
+
+describe("pipeline --warehouse bigquery evaluates alerts.yml last, with the state in BigQuery (stand-ins)", () => {
+  const PROJECT = "acme-alerts";
+  it("each firing alert is delivered once after the transform; a second run sends nothing; shards (--no-transform) evaluate nothing", async () => {
+    const google = await startGoogleStandIns({ projectId: PROJECT, jobLatencyMs: 5 });
+    const bqSlack = await startSlackStandIn();
+    const s = cliSession({ GITHUB_API_URL: simulator.url, LOG_LEVEL: "info" });
+    for (const name of CHANNEL_VARIABLES) delete process.env[name];
+    process.env.SLACK_WEBHOOK_URL = bqSlack.hookUrl;
+    const run = (...extra: string[]) =>
+      s.run("pipeline", "--warehouse", "bigquery", "--org", dataset.org.login, "--since", new Date(Date.now() - 3 * 86_400_000).toISOString().slice(0, 10), "--no-packages", "--staging-dir", join(dir, "bq-staging"), "--project", PROJECT, "--location", "US", "--bucket", "acme-staging", "--prefix", "aw", "--rules", join(dir, "alerts.yml"), ...extra);
+    try {
+      expect(await s.run("bootstrap", "--project", PROJECT, "--location", "US"), s.stderr.slice(-2000)).toBe(0);
+      expect(await run("--no-transform"), s.stderr.slice(-2000)).toBe(0);
+      expect(bqSlack.requests).toBe(0);
+      expect(s.stdout).not.toContain("alerts (");
+
+      // --full-refresh: the BigQuery stand-in cannot run fct_workflow_jobs' incremental MERGE (UNNEST in it).
+      expect(await run("--full-refresh"), s.stderr.slice(-3000)).toBe(0);
+      const client = new BigQuery({ projectId: PROJECT, location: "US" });
+      const firing = await readEpisodes(bigQueryRunner(client, { projectId: PROJECT, location: "US" }), "firing");
+      const stuckId = String(landmarks(dataset).stuckQueuedRunId);
+      expect(firing.some((e) => e.rule === "stuck-runs" && e.scope.run_id === stuckId), JSON.stringify(firing.map((e) => e.scope))).toBe(true);
+      expect(bqSlack.accepted).toHaveLength(firing.length);
+      for (const e of firing) expect(bqSlack.accepted.filter((p) => p.raw.includes(e.fingerprint)), e.fingerprint).toHaveLength(1);
+      expect(s.stdout).toMatch(new RegExp(`${firing.length} sent \\(0 retried\\), 0 failed, 0 waiting`));
+
+      s.clear();
+      expect(await run("--full-refresh"), s.stderr.slice(-3000)).toBe(0);
+      expect(s.stdout).toContain("no alert changed state");
+      expect(bqSlack.accepted).toHaveLength(firing.length);
+    } finally {
+      s.close();
+      await bqSlack.close();
+      await google.close();
+    }
+  }, 600_000);
+});
+
+describe("the scheduled ELT (.github/workflows/elt.yml)", () => {
+  it("evaluates alerts.yml on BigQuery as the transform job's last step, with the channel secrets as environment", () => {
+    const elt = parseYaml(readFileSync(new URL("../.github/workflows/elt.yml", import.meta.url), "utf8")) as { jobs: Record<string, { steps: { name?: string; if?: string; run?: string; env?: Record<string, string> }[] }> };
+    const steps = elt.jobs.transform?.steps ?? [];
+    const transform = steps.findIndex((step) => step.run?.includes(" transform --warehouse bigquery"));
+    const last = steps.at(-1);
+    expect(transform).toBeGreaterThanOrEqual(0);
+    expect(steps.length - 1).toBeGreaterThan(transform);
+    expect(last?.run).toMatch(/^node bin\/actions-warehouse\.js alerts evaluate --rules alerts\.yml --warehouse bigquery --project "\$GOOGLE_CLOUD_PROJECT" --location "\$BIGQUERY_LOCATION"$/);
+    expect(last?.env).toEqual({ SLACK_WEBHOOK_URL: "${{ secrets.SLACK_WEBHOOK_URL }}", ALERT_WEBHOOK_URL: "${{ secrets.ALERT_WEBHOOK_URL }}", ALERT_WEBHOOK_SECRET: "${{ secrets.ALERT_WEBHOOK_SECRET }}" });
+    expect(last?.if).toContain("hashFiles('alerts.yml')");
+  });
 });

@@ -60,9 +60,17 @@ function checkLine(line: string, program: Command): string[] {
   if (bin) {
     if (!existsSync(join(projectRoot, bin[1]))) problems.push(`${bin[1]} does not exist`);
     const words = trimmed.split(/\s+/);
-    const sub = words[2] ?? "";
-    const cmd = program.commands.find((c) => c.name() === sub);
+    let sub = words[2] ?? "";
+    let cmd = program.commands.find((c) => c.name() === sub);
     if (!cmd) return [`${bin[0]} has no command "${sub}"`];
+    // A command with subcommands (`alerts evaluate`): its flags are the subcommand's.
+    if (cmd.commands.length > 0) {
+      const name = words[3] ?? "";
+      const nested = cmd.commands.find((c) => c.name() === name);
+      if (!nested) return [`${bin[0]} ${sub} has no command "${name}"`];
+      sub = `${sub} ${name}`;
+      cmd = nested;
+    }
     const options = optionsOf(cmd);
     for (const m of trimmed.matchAll(/(?:^|[\s{+])(--[a-z][a-z0-9-]*)(?:[\s="]+([a-z0-9-]+))?/g)) {
       const flag = m[1] ?? "";
