@@ -94,7 +94,12 @@ export async function deliverOutbox(runner: SqlRunner, channels: ReadonlyMap<Cha
   const unavailable = new Map<ChannelName, string>();
   const blocked = new Set<string>();
   const unconfigured = new Set<ChannelName>();
+  // Two outbox rows with one id and channel: two evaluations that opened the same episode at once on
+  // BigQuery, whose transactions only inserted and so did not conflict. Send it once (markSent marks both).
+  const seen = new Set<string>();
   for (const row of rows) {
+    if (seen.has(`${row.id}\u0000${row.channel}`)) continue;
+    seen.add(`${row.id}\u0000${row.channel}`);
     const channel = channels.get(row.channel);
     const key = `${row.channel}\u0000${row.fingerprint}`;
     if (!channel) {

@@ -16,7 +16,7 @@ import { evaluateRules } from "../alerts/evaluate.js";
 import { channelsFromEnv, runAlertCycle } from "../alerts/notify.js";
 import { loadRules } from "../alerts/rules.js";
 import { bigQueryRunner } from "../alerts/state-bigquery.js";
-import { activeMutes, duckDbRunner, ensureAlertTables, readEpisodes, unsentNotifications, type Episode, type SqlRunner } from "../alerts/state.js";
+import { activeMutes, duckDbRunner, ensureAlertTables, readEpisodes, recordEvaluation, unsentNotifications, type Episode, type SqlRunner } from "../alerts/state.js";
 import { fingerprintOf, type Finding, type Rule } from "../alerts/types.js";
 import { main } from "../jobs/cli.js";
 import { openDuckDb } from "../load/duckdb-connection.js";
@@ -274,6 +274,30 @@ describe("alert state on BigQuery", () => {
       ]);
       expect(kindsFor(slack, f.fingerprint)).toEqual(["firing", "repeat"]);
       expect(kindsFor(slack, g.fingerprint)).toEqual(["firing"]);
+    } finally {
+      await slack.close();
+    }
+  }, 120_000);
+
+  it("two evaluations opening the same alert at once (inserts only: no conflict) announce it once, and the next evaluation leaves one episode", async () => {
+    const r = syntheticRule("bq-race");
+    const f = finding(r, "acme/race");
+    const slack = await startSlackStandIn();
+    try {
+      const channels = () => channelsFromEnv({ SLACK_WEBHOOK_URL: slack.hookUrl });
+      // Close every open episode of the earlier tests first: then the two evaluations below only insert.
+      await runAlertCycle({ runner: bqRunner(), rules: [r], findings: [], now: at(-1), channels: channels(), log: silentLogger });
+      expect(await readEpisodes(bqRunner(), "open")).toEqual([]);
+      // Both read no open episode and insert episode 1 with its firing message, in concurrent transactions.
+      await Promise.all([bqRunner(), bqRunner()].map((runner) => recordEvaluation(runner, { now: at(0), rules: [r], findings: [f], channels: new Set(["slack"]) })));
+      expect(ofRule(await readEpisodes(bqRunner(), "all"), r.name)).toHaveLength(2);
+      expect((await unsentNotifications(bqRunner())).filter((o) => o.fingerprint === f.fingerprint)).toHaveLength(2);
+
+      await runAlertCycle({ runner: bqRunner(), rules: [r], findings: [f], now: at(1), channels: channels(), log: silentLogger });
+      expect(kindsFor(slack, f.fingerprint)).toEqual(["firing"]);
+      expect(await unsentNotifications(bqRunner())).toEqual([]);
+      // The update of the episode (DELETE by fingerprint and episode, then one INSERT) merged the twins.
+      expect(ofRule(await readEpisodes(bqRunner(), "all"), r.name).map((e) => [e.episode, e.state, e.notifications])).toEqual([[1, "firing", 1]]);
     } finally {
       await slack.close();
     }
