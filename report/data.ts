@@ -147,6 +147,40 @@ const alertRow = z.object({
   duration_seconds: num,
 });
 
+const flakyTestRow = z.object({
+  repository: str,
+  workflow: str,
+  leg: str,
+  suite: optStr,
+  classname: optStr,
+  name: str,
+  executions: num,
+  commits: num,
+  flaky_commits: num,
+  flake_rate: optNum,
+  flaky_failures: num,
+  runs_affected: num,
+  first_flaky_at: instant,
+  last_flaky_at: instant,
+  rerun_minutes: num,
+});
+const slowTestRow = z.object({
+  repository: str,
+  workflow: str,
+  leg: str,
+  suite: optStr,
+  classname: optStr,
+  name: str,
+  executions: num,
+  avg_duration_seconds: num,
+  p95_duration_seconds: num,
+  max_duration_seconds: num,
+  total_duration_seconds: num,
+  last_run_at: instant,
+});
+const testHealthRow = z.object({ date: day, repository: str, workflow: str, executions: num, passed: num, failed: num, errors: num, skipped: num, p95: optNum });
+const coverageRow = z.object({ date: day, repository: str, branch: str, runs: num, latest_run_id: num, line_rate: optNum, branch_rate: optNum, avg_line_rate: optNum });
+
 function parseRows<T extends z.ZodType>(view: string, schema: T, rows: Record<string, unknown>[]): z.infer<T>[] {
   return rows.map((row, i) => {
     const parsed = schema.safeParse(row);
@@ -298,6 +332,38 @@ export function reportQueries(table: (name: string) => string, options: ReadRepo
          FROM ${table("rpt_alerts")}
         ORDER BY CASE WHEN state = 'resolved' THEN 1 ELSE 0 END, first_seen_at DESC, fingerprint, episode`,
     ),
+    // The tests page (issue 14). Flaky and slowest tests are lists to act on: the worst first, capped, like
+    // rpt_running_now; --since keeps tests that flaked (or ran) on or after it.
+    flakyTests: spec(
+      "rpt_flaky_tests",
+      flakyTestRow,
+      `SELECT repository, workflow_name AS workflow, leg, suite, classname, name, executions, commits, flaky_commits, flake_rate,
+              flaky_failures, runs_affected, first_flaky_at, last_flaky_at, rerun_minutes
+         FROM ${table("rpt_flaky_tests")} ${where("CAST(last_flaky_at AS DATE)")} ${orderBy(15, "flaky_commits DESC", "rerun_minutes DESC", "last_flaky_at DESC")} LIMIT 50`,
+      since,
+    ),
+    slowestTests: spec(
+      "rpt_slowest_tests",
+      slowTestRow,
+      `SELECT repository, workflow_name AS workflow, leg, suite, classname, name, executions, avg_duration_seconds, p95_duration_seconds,
+              max_duration_seconds, total_duration_seconds, last_run_at
+         FROM ${table("rpt_slowest_tests")} ${where("CAST(last_run_at AS DATE)")} ${orderBy(12, "p95_duration_seconds DESC", "total_duration_seconds DESC")} LIMIT 25`,
+      since,
+    ),
+    testHealth: spec(
+      "rpt_test_health_daily",
+      testHealthRow,
+      `SELECT CAST(test_date AS STRING) AS date, repository, workflow_name AS workflow, executions, passed, failed, errors, skipped, p95_duration_seconds AS p95
+         FROM ${table("rpt_test_health_daily")} ${where("test_date")} ${orderBy(9)}`,
+      since,
+    ),
+    coverage: spec(
+      "rpt_coverage_daily",
+      coverageRow,
+      `SELECT CAST(coverage_date AS STRING) AS date, repository, head_branch AS branch, runs, latest_run_id, line_rate, branch_rate, avg_line_rate
+         FROM ${table("rpt_coverage_daily")} ${where("coverage_date")} ${orderBy(8)}`,
+      since,
+    ),
   };
 }
 
@@ -352,6 +418,10 @@ export async function readReportData(rows: ReportSource | QueryRows, options: Re
   const nodes = await read(q.nodes);
   const edges = await read(q.edges);
   const alerts = await read(q.alerts);
+  const flakyTests = await read(q.flakyTests);
+  const slowestTests = await read(q.slowestTests);
+  const testHealth = await read(q.testHealth);
+  const coverage = await read(q.coverage);
 
   return {
     title: options.title ?? "GitHub Actions warehouse",
@@ -369,5 +439,9 @@ export async function readReportData(rows: ReportSource | QueryRows, options: Re
     nodes,
     edges,
     alerts,
+    flakyTests,
+    slowestTests,
+    testHealth,
+    coverage,
   };
 }

@@ -152,6 +152,70 @@ export interface AlertRow {
   duration_seconds: number;
 }
 
+/**
+ * rpt_flaky_tests rows (issue 14): tests that both failed and passed on one commit, or had Surefire flaky
+ * failures. Identity: repository, workflow, leg (the job with its matrix values, else the artifact name),
+ * suite, classname, name.
+ */
+export interface FlakyTestRow {
+  repository: string;
+  workflow: string;
+  leg: string;
+  suite: string | null;
+  classname: string | null;
+  name: string;
+  executions: number;
+  commits: number;
+  flaky_commits: number;
+  flake_rate: number | null;
+  flaky_failures: number;
+  runs_affected: number;
+  first_flaky_at: string;
+  last_flaky_at: string;
+  rerun_minutes: number;
+}
+
+/** rpt_slowest_tests rows: durations per test over the 30 days before the view's reference time. */
+export interface SlowTestRow {
+  repository: string;
+  workflow: string;
+  leg: string;
+  suite: string | null;
+  classname: string | null;
+  name: string;
+  executions: number;
+  avg_duration_seconds: number;
+  p95_duration_seconds: number;
+  max_duration_seconds: number;
+  total_duration_seconds: number;
+  last_run_at: string;
+}
+
+/** rpt_test_health_daily rows: test executions per UTC day, repository and workflow. */
+export interface TestHealthRow {
+  date: string;
+  repository: string;
+  workflow: string;
+  executions: number;
+  passed: number;
+  failed: number;
+  errors: number;
+  skipped: number;
+  p95: number | null;
+}
+
+/** rpt_coverage_daily rows: the day's latest run's coverage per repository and branch. */
+export interface CoverageRow {
+  date: string;
+  repository: string;
+  branch: string;
+  runs: number;
+  latest_run_id: number;
+  line_rate: number | null;
+  branch_rate: number | null;
+  avg_line_rate: number | null;
+}
+
 export interface ReportData {
   title: string;
   generatedAt: string;
@@ -171,6 +235,11 @@ export interface ReportData {
   edges: TopologyEdge[];
   /** rpt_alerts (the alerts panel); empty until `alerts evaluate` has recorded an episode. */
   alerts: AlertRow[];
+  /** The tests page (issue 14): empty until --test-artifacts has loaded JUnit or coverage reports. */
+  flakyTests: FlakyTestRow[];
+  slowestTests: SlowTestRow[];
+  testHealth: TestHealthRow[];
+  coverage: CoverageRow[];
 }
 
 /** The panels every report has, in page order; the browser test checks each renders with data. */
