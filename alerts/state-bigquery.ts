@@ -98,8 +98,9 @@ export function bigQueryRunner(bigquery: BigQuery, target: BigQueryStateTarget):
   const run = async (sql: string, params: SqlParams = {}, extra: Partial<Query> = {}): Promise<Job> => {
     try {
       const job = await submit(sql, params, extra);
-      // Waits for DONE; a job error (errorResult) rejects here.
-      await job.promise();
+      // jobs.getQueryResults waits for DONE on the server side (no client polling interval); a job error
+      // (errorResult) rejects here. A statement other than SELECT has no rows.
+      await job.getQueryResults();
       return job;
     } catch (error) {
       throw failure(sql, error);
@@ -120,7 +121,8 @@ export function bigQueryRunner(bigquery: BigQuery, target: BigQueryStateTarget):
       // Nested calls join the outer transaction (BigQuery transactions cannot be nested).
       if (session !== undefined) return work();
       const begin = await run("BEGIN TRANSACTION", {}, { createSession: true });
-      const id = begin.metadata?.statistics?.sessionInfo?.sessionId as string | undefined;
+      const [meta] = await begin.getMetadata();
+      const id = (meta as { statistics?: { sessionInfo?: { sessionId?: string } } }).statistics?.sessionInfo?.sessionId;
       if (!id) throw new Error(`alert state on BigQuery (${where}): BEGIN TRANSACTION opened no session (no statistics.sessionInfo.sessionId in job ${begin.id ?? "?"}), so the writes could not be made atomic; nothing was written`);
       session = id;
       try {
