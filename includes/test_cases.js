@@ -6,14 +6,15 @@
  * Job mapping. An artifact is uploaded by a job, but the artifact API does not say which one; the name
  * (and the report's path inside the zip) is all there is. Matrix legs must upload distinct artifact
  * names (upload-artifact v4 rejects duplicates in a run), so teams put the matrix values in the name
- * (`junit-${{ matrix.os }}-${{ matrix.python }}`) or the job name (`junit-unit-tests`). Among the jobs of
- * the same run attempt, a job matches a report when, case-insensitively and with spaces and underscores
- * read as '-' on both sides, in `artifact_name || '/' || report_path`:
- *   - a matrix job (`base (v1, v2, ...)`): every matrix value (the first MATRIX_VALUES of them) is a
- *     substring; score = the summed length of the values, plus the length of `base` when it is one too;
- *   - any other job: its whole name is a substring; score = its length.
- * The job with the highest score wins; a tie between different job names, no match, or an unknown
- * run_attempt maps to no job (NULL), never a guess. Longer matches win so `3.11` beats `3.1`.
+ * (`junit-${{ matrix.os }}-${{ matrix.python }}`, `junit-ubuntu`) or the job name (`junit-unit-tests`).
+ * Among the jobs of the same run attempt, a job scores, case-insensitively and with spaces and
+ * underscores read as '-' on both sides, in `artifact_name || '/' || report_path`:
+ *   - for each of its matrix values (`base (v1, v2, ...)`, the first MATRIX_VALUES of them, a runner
+ *     label's `-latest` dropped: `ubuntu-latest` is matched as `ubuntu`) found as a substring, its length;
+ *   - plus the length of its name without the matrix suffix when that is a substring.
+ * The job with the highest score above 0 wins; a tie between different job names, no match, or an
+ * unknown run_attempt maps to no job (NULL), never a guess. Longer matches win, so `3.11` beats `3.1`
+ * and the leg whose values all appear beats one that shares only some.
  */
 
 /** Statuses of a test case execution (the raw test_cases.status values). */
@@ -42,24 +43,19 @@ function jobMatrixSql(jobName) {
 
 /** Columns matrix_value_0 .. matrix_value_{MATRIX_VALUES-1}: each normalised value of `matrix`, NULL past the last. */
 function matrixValueColumnsSql(matrix) {
-  return Array.from({ length: MATRIX_VALUES }, (_, i) => `${normalizeSql(`SPLIT(${matrix}, ', ')[SAFE_OFFSET(${i})]`)} AS matrix_value_${i}`).join(",\n    ");
+  return Array.from({ length: MATRIX_VALUES }, (_, i) => `REPLACE(${normalizeSql(`SPLIT(${matrix}, ', ')[SAFE_OFFSET(${i})]`)}, '-latest', '') AS matrix_value_${i}`).join(",\n    ");
 }
 
 /**
- * The match score of a job for a report (0 when the job does not match), over the columns `base`,
- * `matrix` (from jobBaseSql/jobMatrixSql) and matrix_value_i, and `haystack` (normalised
+ * The match score of a job for a report (0 when the job does not match), over the columns `base` and
+ * matrix_value_i (from jobBaseSql and matrixValueColumnsSql) and `haystack` (normalised
  * artifact_name || '/' || report_path).
  */
 function jobMatchScoreSql(haystack) {
   const values = Array.from({ length: MATRIX_VALUES }, (_, i) => `matrix_value_${i}`);
-  const missing = values.map((v) => `CASE WHEN ${v} IS NOT NULL AND STRPOS(${haystack}, ${v}) = 0 THEN 1 ELSE 0 END`).join(" + ");
-  const matched = values.map((v) => `CASE WHEN ${v} IS NOT NULL AND STRPOS(${haystack}, ${v}) > 0 THEN LENGTH(${v}) ELSE 0 END`).join(" + ");
-  const baseBonus = `CASE WHEN base != '' AND STRPOS(${haystack}, base) > 0 THEN LENGTH(base) ELSE 0 END`;
-  return `CASE
-      WHEN matrix IS NULL THEN ${baseBonus}
-      WHEN ${missing} > 0 THEN 0
-      ELSE ${matched} + ${baseBonus}
-    END`;
+  const matched = values.map((v) => `CASE WHEN ${v} IS NOT NULL AND ${v} != '' AND STRPOS(${haystack}, ${v}) > 0 THEN LENGTH(${v}) ELSE 0 END`).join("\n      + ");
+  return `CASE WHEN base != '' AND STRPOS(${haystack}, base) > 0 THEN LENGTH(base) ELSE 0 END
+      + ${matched}`;
 }
 
 module.exports = {

@@ -7,7 +7,8 @@
  *   convention and NULL when it does not;
  * - the flaky tests found equal the seeded ones: a failure on attempt 1 that passed on attempt 2 of the
  *   same SHA, two runs of the same SHA, a Surefire flakyFailure, and a matrix job whose legs share test
- *   names (a leg failing where another passes on the same SHA is not flaky; the leg re-run that passed is);
+ *   names (a leg failing where another passes on the same SHA is not flaky; the leg re-run that passed is),
+ *   legs named by matrix values (`junit-ubuntu-latest-3.11`) or by OS alone (`junit-windows`);
  * - coverage per run and per day equals the seeded values; test health (pass rate, nearest-rank p95) too;
  * - the report's tests page lists them, and shows its empty state on a warehouse without test data.
  */
@@ -136,6 +137,15 @@ const d2 = NOW - 2 * DAY;
   job(a2, "test (ubuntu-latest, 3.12)", "failure", 6);
   artifact(a2, "test (ubuntu-latest, 3.11)", "junit-ubuntu-latest-3.11", true, [["pytest", "tests.test_io", "test_unicode", "passed", 0.7], ["pytest", "tests.test_io", "test_path", "failed", 0.1], ...stable(3, "m")]);
   artifact(a2, "test (ubuntu-latest, 3.12)", "junit-ubuntu-latest-3.12", true, [["pytest", "tests.test_io", "test_unicode", "passed", 0.6], ["pytest", "tests.test_io", "test_path", "failed", 0.1], ...stable(3, "m")]);
+}
+// 6. The simulator's convention: legs named by OS only (junit-ubuntu, junit-windows), same test names;
+//    test_fs fails on Windows and passes on Ubuntu of one SHA: a platform difference, not a flake.
+{
+  const r = run(1007, 1, "sha-os", d2 + 6 * H, "failure");
+  job(r, "test (ubuntu-latest, 3.12)", "success", 3);
+  job(r, "test (windows-latest, 3.12)", "failure", 4);
+  artifact(r, "test (ubuntu-latest, 3.12)", "junit-ubuntu", true, [["pytest", "tests.test_os", "test_fs", "passed", 0.2]], "reports/junit.xml");
+  artifact(r, "test (windows-latest, 3.12)", "junit-windows", true, [["pytest", "tests.test_os", "test_fs", "failed", 0.3]], "reports/junit.xml");
 }
 // 5. A later, clean run on main the next day: more stable tests and the day's coverage.
 {
@@ -330,6 +340,7 @@ describe("rpt_flaky_tests", () => {
     // test_path failed on every execution of its leg: neither is listed.
     expect(rows.some((r) => r.leg === "test (ubuntu-latest, 3.12)")).toBe(false);
     expect(rows.some((r) => r.name === "test_path")).toBe(false);
+    expect(rows.some((r) => r.name === "test_fs")).toBe(false);
   });
 });
 
