@@ -16,8 +16,11 @@ import { evaluateRules } from "../alerts/evaluate.js";
 import { channelsFromEnv, runAlertCycle } from "../alerts/notify.js";
 import { loadRules } from "../alerts/rules.js";
 import { bigQueryRunner } from "../alerts/state-bigquery.js";
-import { activeMutes, duckDbRunner, ensureAlertTables, readEpisodes, recordEvaluation, unsentNotifications, type Episode, type SqlRunner } from "../alerts/state.js";
+import { activeMutes, duckDbRunner, ensureAlertTables, outboxCounts, readEpisodes, recordEvaluation, unsentNotifications, type Episode, type SqlParams, type SqlRunner } from "../alerts/state.js";
 import { fingerprintOf, type Finding, type Rule } from "../alerts/types.js";
+import { alertColumns, Catalog } from "../check/catalog.js";
+import { withZetaSql } from "../check/zetasql.js";
+import { ALERT_TABLES } from "../alerts/tables.js";
 import { main } from "../jobs/cli.js";
 import { openDuckDb } from "../load/duckdb-connection.js";
 import { silentLogger } from "../log/logger.js";
@@ -301,6 +304,31 @@ describe("alert state on BigQuery", () => {
     } finally {
       await slack.close();
     }
+  }, 120_000);
+
+  it("every state query the BigQuery runner sends is GoogleSQL: the ZetaSQL analyzer accepts it against the alert tables' BigQuery types", async () => {
+    const base = bqRunner();
+    const sent: { sql: string; params: SqlParams }[] = [];
+    const recording: SqlRunner = { ...base, all: (sql, params = {}) => (sent.push({ sql, params }), base.all(sql, params)) };
+    const r = syntheticRule("bq-zetasql");
+    await recordEvaluation(recording, { now: at(500), rules: [r], findings: [finding(r, "acme/zeta")], channels: new Set(["slack"]) });
+    for (const filter of ["all", "open", "firing"] as const) await readEpisodes(recording, filter);
+    await activeMutes(recording, at(500));
+    await unsentNotifications(recording);
+    await outboxCounts(recording);
+    expect(sent.length).toBeGreaterThanOrEqual(8);
+    const catalog = new Catalog();
+    for (const t of ALERT_TABLES) catalog.set(`${PROJECT}.github_raw.${t}`, alertColumns(t));
+    // The analyzer has no parameters: bind them as literals of the types the runner sends (STRING, INT64, FLOAT64).
+    const literal = (v: SqlParams[string]) => (v === null ? "CAST(NULL AS STRING)" : typeof v === "number" ? String(v) : `'${v.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`);
+    await withZetaSql(async (engine) => {
+      for (const { sql, params } of sent) {
+        const bound = sql.replace(/@(\w+)/g, (_m, name: string) => literal(params[name] ?? null));
+        await expect(engine.analyze(bound, catalog.proto()), bound).resolves.toBeDefined();
+      }
+      // And it does reject what BigQuery would: a misspelt column.
+      await expect(engine.analyze(`SELECT fingerprnt FROM \`${PROJECT}.github_raw.alert_events\``, catalog.proto())).rejects.toThrow(/fingerprnt/);
+    });
   }, 120_000);
 
   it("a second evaluation writing at the same time is aborted by BigQuery, writes nothing, and says so", async () => {
