@@ -139,6 +139,8 @@ describe("pipeline evaluates alerts.yml last", () => {
     try {
       expect(await pipeline(up, "--rules", join(dir, "alerts.yml")), up.stderr.slice(-2000)).toBe(0);
       expect(up.stdout).toMatch(new RegExp(`${firing.length} sent \\(${firing.length} retried\\), 0 failed, 0 waiting`));
+      // The webhook URL is a secret: never in the log or the summary.
+      expect(up.stderr + up.stdout).not.toContain(slack.hookUrl);
     } finally {
       up.close();
     }
