@@ -18,7 +18,7 @@ const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const onlyArg = args[args.indexOf("--only") + 1];
 const only = args.includes("--only") && onlyArg ? new Set(onlyArg.split(",")) : null;
-const out = args.includes("--out") ? (args[args.indexOf("--out") + 1] as string) : join(import.meta.dirname, "..", "BENCHMARKS.md");
+const outArg = args.includes("--out") ? (args[args.indexOf("--out") + 1] as string) : undefined;
 
 const benches: [string, () => Promise<Section>][] = [
   ["api", apiEfficiency],
@@ -35,6 +35,8 @@ const benches: [string, () => Promise<Section>][] = [
 // `--only` re-measures some sections and BENCHMARKS.md still shows the latest figure of every one.
 // A --quick smoke run never replaces the recorded figures.
 const resultsDir = quick ? mkdtempSync(join(tmpdir(), "aw-bench-quick-")) : join(import.meta.dirname, "results");
+// A --quick smoke run writes its page beside its results, never over the recorded BENCHMARKS.md.
+const out = outArg ?? (quick ? join(resultsDir, "BENCHMARKS.md") : join(import.meta.dirname, "..", "BENCHMARKS.md"));
 mkdirSync(resultsDir, { recursive: true });
 const stamp = `_Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}, command \`npm run bench${args.length ? ` -- ${args.join(" ")}` : ""}\`._`;
 for (const [name, run] of benches) {
