@@ -10,7 +10,7 @@
  * - Notifications go through the outbox (alerts/notify.ts), Slack and the JSON webhook only. A channel
  *   that is down is tried once per evaluation (10 s timeout) and a Slack 429 is waited for at most
  *   `MAX_RETRY_AFTER_SECONDS`, because flushes wait meanwhile; what was not sent waits for the next minute.
- * - One evaluation at a time; a tick that finds the previous one running is skipped. A failing evaluation
+ * - One evaluation at a time (serve/periodic.ts). A failing evaluation
  *   is a warning and `<prefix>alert_evaluations_total{outcome="failed"}`: serve keeps serving, the next
  *   period tries again. Before the first transform has built the models there is nothing to evaluate.
  */
@@ -23,6 +23,7 @@ import { datasets } from "../load/datasets.js";
 import { openDuckDb } from "../load/duckdb-connection.js";
 import type { Logger } from "../log/logger.js";
 import { SERVE_DUCKDB, type Flusher } from "./flusher.js";
+import { Periodic } from "./periodic.js";
 
 /** A Slack Retry-After longer than this leaves the message in the outbox for the next evaluation. */
 export const MAX_RETRY_AFTER_SECONDS = 5;
@@ -52,13 +53,14 @@ export interface AlertsEvaluationStatus {
 
 export class AlertsTimer {
   last: AlertsEvaluationStatus | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<AlertCycleResult | undefined> | undefined;
+  private readonly periodic: Periodic<AlertCycleResult | undefined>;
   private readonly evaluations = new Map<"ok" | "failed" | "skipped", number>();
   private firing = 0;
   private counter: Counter<"outcome"> | undefined;
 
-  constructor(private readonly options: AlertsTimerOptions) {}
+  constructor(private readonly options: AlertsTimerOptions) {
+    this.periodic = new Periodic({ what: "alert evaluation", everyMs: options.everyMs, work: () => this.evaluateOnce(), log: options.log });
+  }
 
   get everyMs(): number {
     return this.options.everyMs;
@@ -66,14 +68,7 @@ export class AlertsTimer {
 
   /** Evaluates every `everyMs`, the first time one period after the start (the first flush has loaded the spool by then). */
   start(): void {
-    this.timer ??= setInterval(() => {
-      if (this.running) {
-        this.options.log.warn("alert evaluation skipped: the previous one is still running");
-        return;
-      }
-      void this.evaluate();
-    }, this.options.everyMs);
-    this.timer.unref();
+    this.periodic.start();
   }
 
   /**
@@ -81,16 +76,11 @@ export class AlertsTimer {
    * `last`; the result is undefined when it failed or the models do not exist yet.
    */
   evaluate(): Promise<AlertCycleResult | undefined> {
-    this.running ??= this.evaluateOnce().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.periodic.run();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** `<prefix>alert_evaluations_total{outcome}` and `<prefix>alerts_firing` on serve's registry. */

@@ -17,6 +17,7 @@ import { targetId } from "../load/targets.js";
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import type { Logger } from "../log/logger.js";
 import type { Flusher } from "./flusher.js";
+import { Periodic } from "./periodic.js";
 
 export interface PollResult {
   extract: ExtractResult;
@@ -36,39 +37,34 @@ export interface PollerOptions {
 
 export class Poller {
   lastPollAt: Date | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<PollResult> | undefined;
+  private readonly periodic: Periodic<PollResult>;
 
-  constructor(private readonly options: PollerOptions) {}
+  constructor(private readonly options: PollerOptions) {
+    this.periodic = new Periodic({
+      what: "scheduled extract",
+      everyMs: options.everyMs,
+      work: () => this.pollOnce(),
+      log: options.log,
+      onTickError: (error) => {
+        options.log.error("scheduled extract failed", { error: error instanceof Error ? error.message : String(error) });
+        options.onError?.(error);
+      },
+    });
+  }
 
   /** Polls every `everyMs`, the first time one period after the start. */
   start(): void {
-    this.timer ??= setInterval(() => {
-      if (this.running) {
-        this.options.log.warn("scheduled extract skipped: the previous one is still running");
-        return;
-      }
-      this.poll().catch((error: unknown) => {
-        this.options.log.error("scheduled extract failed", { error: error instanceof Error ? error.message : String(error) });
-        this.options.onError?.(error);
-      });
-    }, this.options.everyMs);
-    this.timer.unref();
+    this.periodic.start();
   }
 
   /** Runs one extract and load now (or waits for the one under way). */
   poll(): Promise<PollResult> {
-    this.running ??= this.pollOnce().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.periodic.run();
   }
 
   /** Stops the timer and waits for a poll under way. */
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   private pollOnce(): Promise<PollResult> {

@@ -10,11 +10,12 @@
  *   two runs before it leaves the window, and a busy hook is not listed back three days every period.
  * - A run is idempotent (a GUID with a successful attempt or a queued redelivery is left alone), and the
  *   redeliveries land through POST /webhook like any delivery, deduplicated on (hook id, GUID).
- * - One run at a time; a tick that finds the previous run still going is skipped. A failing run is a
+ * - One run at a time (serve/periodic.ts). A failing run is a
  *   warning and a processing error in /metrics: serve keeps serving, the next period tries again.
  */
 import { maxSinceHours, runRedeliver, type RedeliverOptions, type RedeliverResult } from "../jobs/redeliver.js";
 import type { Logger } from "../log/logger.js";
+import { Periodic } from "./periodic.js";
 
 /** One hook to watch: the options of `redeliver` without the window and logger, fixed at startup. */
 export type RedeliverHook = Omit<RedeliverOptions, "log" | "sinceHours" | "dryRun">;
@@ -38,25 +39,16 @@ const HOUR_MS = 3_600_000;
 
 export class RedeliverTimer {
   lastRun: RedeliverRun | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<RedeliverRun> | undefined;
   private runs = 0;
+  private readonly periodic: Periodic<RedeliverRun>;
 
-  constructor(private readonly options: RedeliverTimerOptions) {}
+  constructor(private readonly options: RedeliverTimerOptions) {
+    this.periodic = new Periodic({ what: "redelivery check", everyMs: options.everyMs, runAtStart: true, work: () => this.runOnce(), log: options.log });
+  }
 
   /** Runs once now, then every `everyMs`. */
   start(): void {
-    if (this.timer) return;
-    const tick = () => {
-      if (this.running) {
-        this.options.log.warn("redelivery check skipped: the previous one is still running");
-        return;
-      }
-      void this.run();
-    };
-    setImmediate(tick);
-    this.timer = setInterval(tick, this.options.everyMs);
-    this.timer.unref();
+    this.periodic.start();
   }
 
   /** The window of the next run: the whole retention first, then twice the period (1 h to the retention). */
@@ -68,16 +60,11 @@ export class RedeliverTimer {
 
   /** Checks every hook now (or waits for the check under way); never throws. */
   run(): Promise<RedeliverRun> {
-    this.running ??= this.runOnce().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.periodic.run();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   private async runOnce(): Promise<RedeliverRun> {
