@@ -23,6 +23,9 @@ describe("model tests of the project", () => {
     expect(report.errors).toEqual([]);
     expect(report.tests.filter((t) => t.kind === "dataform").length).toBeGreaterThanOrEqual(20);
     expect(report.tests.filter((t) => t.kind === "fixture").map((t) => t.name)).toEqual([
+      "fct_test_cases_full",
+      "fct_test_cases_incremental",
+      "fct_test_cases_job_mapping",
       "fct_workflow_jobs_full",
       "fct_workflow_jobs_incremental",
       "fct_workflow_jobs_rates",
