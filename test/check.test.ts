@@ -20,8 +20,11 @@ describe("check on the project", () => {
     expect(report.errors).toEqual([]);
     const actions = report.result?.actions ?? [];
     const incremental = actions.filter((a) => a.type === "incremental");
-    expect(incremental.map((a) => Object.keys(a.queries).sort())).toEqual([["incremental", "query"], ["incremental", "query"]]);
-    expect(actions.filter((a) => a.type !== "assertion")).toHaveLength(22);
+    // fct_test_cases, fct_workflow_jobs, fct_workflow_runs.
+    expect(incremental.map((a) => Object.keys(a.queries).sort())).toEqual([["incremental", "query"], ["incremental", "query"], ["incremental", "query"]]);
+    // 22 before test analytics (issue 14) added 3 staging views, fct_test_cases and 4 reporting views.
+    expect(actions.filter((a) => a.type !== "assertion")).toHaveLength(30);
+    expect(actions.find((a) => a.name === "actions_warehouse.fct_test_cases")?.functions).toEqual(expect.arrayContaining(["strpos", "length", "substr", "split"]));
     expect(actions.find((a) => a.name === "actions_warehouse.fct_workflow_jobs")?.functions).toEqual(expect.arrayContaining(["timestamp_diff", "ceil", "starts_with", "$divide"]));
     // Columns come from ZetaSQL's resolution: BigQuery types, including INT64 / 60 being FLOAT64.
     const runs = actions.find((a) => a.name === "actions_warehouse.fct_workflow_runs");
