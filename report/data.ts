@@ -14,6 +14,7 @@ import { z } from "zod";
 import { datasets } from "../load/datasets.js";
 import { quoteIdent } from "../load/duckdb-connection.js";
 import type { ReportData } from "./model.js";
+import { FLAKY_LIMIT } from "./tests-panel.js";
 
 /** Named query parameters, written `@name` in the SQL. Dates are passed as text and CAST in the SQL. */
 export type ReportParams = Record<string, string | number>;
@@ -339,7 +340,7 @@ export function reportQueries(table: (name: string) => string, options: ReadRepo
       flakyTestRow,
       `SELECT repository, workflow_name AS workflow, leg, suite, classname, name, executions, commits, flaky_commits, flake_rate,
               flaky_failures, runs_affected, first_flaky_at, last_flaky_at, rerun_minutes
-         FROM ${table("rpt_flaky_tests")} ${where("CAST(last_flaky_at AS DATE)")} ${orderBy(15, "flaky_commits DESC", "rerun_minutes DESC", "last_flaky_at DESC")} LIMIT 50`,
+         FROM ${table("rpt_flaky_tests")} ${where("CAST(last_flaky_at AS DATE)")} ${orderBy(15, "flaky_commits DESC", "rerun_minutes DESC", "last_flaky_at DESC")} LIMIT ${FLAKY_LIMIT}`,
       since,
     ),
     slowestTests: spec(

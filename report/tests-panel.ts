@@ -57,6 +57,9 @@ export function coverageTrend(rows: CoverageRow[], max = 6): TrendSeries[] {
     .slice(0, max);
 }
 
+/** Rows of rpt_flaky_tests the report reads (report/data.ts LIMIT). */
+export const FLAKY_LIMIT = 50;
+
 const COLORS = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2"];
 
 function escape(text: string): string {
@@ -102,7 +105,8 @@ export function renderTestsPanel(data: TestsPanelData): string {
   const body = !hasData
     ? `<p class="empty" id="tests-empty">No test data: this warehouse holds no JUnit or coverage reports. Extract them from workflow artifacts with <code>--test-artifacts 'junit*,test-results*,coverage*'</code> (off by default), then run transform.</p>`
     : [
-        `<h3>Flaky tests (${data.flakyTests.length})</h3>`,
+        // report/data.ts reads at most FLAKY_LIMIT rows, the most flaky first: say so when the cap is reached.
+        `<h3>Flaky tests (${data.flakyTests.length}${data.flakyTests.length >= FLAKY_LIMIT ? `, the ${FLAKY_LIMIT} most flaky` : ""})</h3>`,
         data.flakyTests.length === 0
           ? `<p class="empty" id="tests-flaky-none">No flaky tests: no test both failed and passed on one commit.</p>`
           : table(
