@@ -92,7 +92,7 @@ export function trendSvg(id: string, series: TrendSeries[]): string {
     })
     .join("");
   const legend = series.map((s, i) => `<span style="color:${COLORS[i % COLORS.length] ?? "#2563eb"}">■ ${escape(s.label)}</span>`).join(" ");
-  return `<svg id="${id}" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="${escape(series.map((s) => s.label).join(", "))}">${grid}${axis}${lines}</svg><p class="note">${legend}</p>`;
+  return `<svg id="${id}" viewBox="0 0 ${width} ${height}" width="100%" style="max-width:760px;display:block" role="img" aria-label="${escape(series.map((s) => s.label).join(", "))}">${grid}${axis}${lines}</svg><p class="note">${legend}</p>`;
 }
 
 function table(id: string, head: string[], rows: string[][]): string {
