@@ -120,15 +120,18 @@ export async function extractRunDetail(
   r: RepoRef,
   run: ApiRun,
   listedAt: string,
-): Promise<{ attempts: number; jobs: number; steps: number }> {
+): Promise<{ attempts: number; jobs: number; steps: number; attemptStarts: { attempt: number; startedAt: number }[] }> {
   const source = `GET /repos/${r.fullName}/actions/runs/${run.id}`;
   await writer.write("workflow_runs", runRow(r.fullName, run, listedAt), `GET /repos/${r.fullName}/actions/runs`);
   const latest = run.run_attempt ?? 1;
+  // When each attempt started: artifacts carry no attempt number, their creation time places them (extract/artifacts.ts).
+  const attemptStarts = [{ attempt: latest, startedAt: Date.parse(run.run_started_at ?? run.created_at) }];
   for (let attempt = 1; attempt < latest; attempt += 1) {
     const { data } = await apiCall(octokit, on(r, `fetching attempt ${attempt} of run ${run.id}`), () =>
       octokit.rest.actions.getWorkflowRunAttempt({ owner: r.owner, repo: r.repo, run_id: run.id, attempt_number: attempt }),
     );
     await writer.write("workflow_runs", runRow(r.fullName, data, now()), `${source}/attempts/${attempt}`);
+    attemptStarts.push({ attempt, startedAt: Date.parse(data.run_started_at ?? data.created_at) });
   }
   let jobs = 0;
   let steps = 0;
@@ -157,7 +160,7 @@ export async function extractRunDetail(
     // Only API errors become an ApiFailure; the writer's own errors pass unchanged.
     throw await toApiFailure(error, on(r, `listing jobs of run ${run.id}`), apiBaseUrl(octokit));
   }
-  return { attempts: latest, jobs, steps };
+  return { attempts: latest, jobs, steps, attemptStarts };
 }
 
 export async function listRepositories(octokit: GitHubClient, cache: HttpCache, owner: { org?: string; user?: string }): Promise<string[]> {

@@ -75,6 +75,11 @@ export const extractConfigSchema = z
     until: utcDate("--until").optional(),
     packageTypes: z.array(z.enum(PACKAGE_TYPES, { error: `--package-type must be one of ${PACKAGE_TYPES.join(", ")}` })).default([...PACKAGE_TYPES]),
     packages: z.boolean().default(true),
+    /** Artifact name globs whose JUnit and coverage XML is read (--test-artifacts); empty = off, no artifact request at all. */
+    testArtifacts: z
+      .array(z.string().trim().min(1, { error: "--test-artifacts takes artifact name globs separated by commas, e.g. 'junit*,coverage*'; an empty glob is not allowed" }))
+      .max(20, { error: "--test-artifacts takes at most 20 globs" })
+      .default([]),
     apiUrl: z.url({ error: "GITHUB_API_URL must be an http(s) URL, e.g. https://api.github.com or https://ghes.example.com/api/v3" }).default("https://api.github.com"),
     token: z.string().optional(),
     /** GitHub App ID (GITHUB_APP_ID): the numeric ID on the App's settings page. */

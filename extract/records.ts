@@ -5,6 +5,8 @@
  */
 import type { RestEndpointMethodTypes } from "@octokit/rest";
 import type { RawRow } from "../schemas/raw-tables.js";
+import type { JUnitCase } from "./junit.js";
+import type { CoverageTotals } from "./coverage.js";
 
 type Api = RestEndpointMethodTypes;
 export type ApiRun = Api["actions"]["listWorkflowRunsForRepo"]["response"]["data"]["workflow_runs"][number];
@@ -129,6 +131,89 @@ export function packageVersionRow(
     updated_at: v.updated_at,
     deleted_at: v.deleted_at ?? null,
     payload: asPayload(v),
+    _extracted_at: extractedAt,
+  };
+}
+
+export type ApiArtifact = Api["actions"]["listWorkflowRunArtifacts"]["response"]["data"]["artifacts"][number];
+
+/** Where an artifact's rows come from: the run, the attempt it is attributed to, and the artifact. */
+export interface ArtifactContext {
+  repository: string;
+  runId: number;
+  runAttempt: number | null;
+  artifact: ApiArtifact;
+}
+
+export function artifactRow(
+  c: ArtifactContext,
+  outcome: "parsed" | "expired" | "no_reports" | "quarantined",
+  counts: { testCases: number; coverageReports: number },
+  extractedAt: string,
+): Unbatched<RawRow<"workflow_artifacts">> {
+  const a = c.artifact;
+  return {
+    repository: c.repository,
+    run_id: c.runId,
+    run_attempt: c.runAttempt,
+    artifact_id: a.id,
+    artifact_name: a.name,
+    size_in_bytes: a.size_in_bytes,
+    expired: a.expired,
+    outcome,
+    test_cases: counts.testCases,
+    coverage_reports: counts.coverageReports,
+    created_at: a.created_at as string,
+    expires_at: a.expires_at ?? null,
+    payload: asPayload(a),
+    _extracted_at: extractedAt,
+  };
+}
+
+export function testCaseRow(c: ArtifactContext, reportPath: string, ordinal: number, t: JUnitCase, extractedAt: string): Unbatched<RawRow<"test_cases">> {
+  return {
+    repository: c.repository,
+    run_id: c.runId,
+    run_attempt: c.runAttempt,
+    artifact_id: c.artifact.id,
+    artifact_name: c.artifact.name,
+    report_path: reportPath,
+    ordinal,
+    suite: t.suite,
+    classname: t.classname,
+    // A testcase without a name fails the schema here and is quarantined with "name: ..." as its reason.
+    name: t.name as string,
+    file: t.file,
+    line: t.line,
+    status: t.status,
+    duration_seconds: t.duration_seconds,
+    flaky_failures: t.flaky_failures,
+    rerun_failures: t.rerun_failures,
+    message: t.message,
+    system_out: t.system_out,
+    created_at: c.artifact.created_at as string,
+    payload: asPayload(t.payload),
+    _extracted_at: extractedAt,
+  };
+}
+
+export function coverageRow(c: ArtifactContext, reportPath: string, t: CoverageTotals, extractedAt: string): Unbatched<RawRow<"coverage_reports">> {
+  return {
+    repository: c.repository,
+    run_id: c.runId,
+    run_attempt: c.runAttempt,
+    artifact_id: c.artifact.id,
+    artifact_name: c.artifact.name,
+    report_path: reportPath,
+    format: t.format,
+    lines_covered: t.lines_covered,
+    lines_valid: t.lines_valid,
+    branches_covered: t.branches_covered,
+    branches_valid: t.branches_valid,
+    line_rate: t.line_rate,
+    branch_rate: t.branch_rate,
+    created_at: c.artifact.created_at as string,
+    payload: asPayload(t.payload),
     _extracted_at: extractedAt,
   };
 }

@@ -29,6 +29,7 @@ import type { AuthUsage } from "./app-auth.js";
 import { ConfigError, extractWindow, parseExtractConfig, type ExtractConfig, type ExtractConfigInput } from "./config.js";
 import { extractRunDetail, extractWorkflows, listRepositories, listRuns, repoRef } from "./actions.js";
 import { extractPackages, type PackageOwner } from "./packages.js";
+import { emptyArtifactStats, extractRunArtifacts, type ArtifactStats } from "./artifacts.js";
 import { HttpCache } from "./pages.js";
 import { createProgress, type ExtractStats, type Progress } from "./progress.js";
 import { dayWindows, isoSecond, windowOf } from "./windows.js";
@@ -51,11 +52,20 @@ export interface ExtractResult {
   packagesSkipped: string[];
   /** Why `packagesSkipped` is not empty, and what to do; null when it is. */
   packagesSkippedReason: string | null;
+  /** With --test-artifacts: artifacts listed, selected, skipped as known, expired, downloaded, parsed, quarantined. */
+  artifacts?: ArtifactStats | null;
 }
 
 /** Why packages were skipped, for summaries. */
 export const PACKAGES_SKIPPED_APP = "GitHub Apps cannot read packages; set GITHUB_PACKAGES_TOKEN (a classic token with read:packages) or run with --no-packages";
 export const PACKAGES_SKIPPED_SCOPE = "the token lacks the read:packages scope; add it (or set GITHUB_PACKAGES_TOKEN to a classic token with read:packages) or run with --no-packages";
+
+/** The summary line of --test-artifacts, or null when it is off. */
+export function artifactsLine(result: Pick<ExtractResult, "artifacts">): string | null {
+  const a = result.artifacts;
+  if (!a) return null;
+  return `test artifacts: ${a.selected} selected of ${a.listed} listed in ${a.runsListed} runs; ${a.parsed} parsed (${a.testCases} test cases, ${a.coverageReports} coverage reports), ${a.expired} expired, ${a.quarantined} quarantined, ${a.known} already in the warehouse`;
+}
 
 /** The summary line of skipped packages, or null when none were skipped. */
 export function packagesSkippedLine(result: Pick<ExtractResult, "packagesSkipped" | "packagesSkippedReason">): string | null {
@@ -201,8 +211,11 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     return fail(error);
   }
   let known: Map<number, KnownRun>;
+  // Artifacts stay known even with --refetch: a download is never repeated (extract/artifacts.ts).
+  let knownArtifacts = new Set<number>();
   try {
     known = config.refetch || repositories.size === 0 ? new Map() : await state.knownRuns([...repositories], window.from);
+    if (config.testArtifacts.length > 0 && repositories.size > 0 && state.knownArtifacts) knownArtifacts = await state.knownArtifacts([...repositories], window.from);
   } finally {
     state.close?.();
   }
@@ -213,11 +226,13 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     watermark: watermark ? isoSecond(watermark) : null,
     lookback_days: config.since ? null : config.lookbackDays,
     known_runs: known.size,
+    ...(config.testArtifacts.length > 0 ? { test_artifacts: config.testArtifacts, known_artifacts: knownArtifacts.size } : {}),
     repos: config.repos,
     orgs: config.orgs,
     users: config.users,
   });
 
+  const artifacts: ArtifactStats = emptyArtifactStats();
   const seenRuns = new Set<number>();
   const onRun = (fullName: string, r: ReturnType<typeof repoRef>) => async (run: ApiRun): Promise<void> => {
     if (typeof run?.id !== "number") {
@@ -236,6 +251,10 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     const listedAt = new Date().toISOString();
     enqueue(async () => {
       const detail = await extractRunDetail(octokit, writer, r, run, listedAt);
+      // Artifacts of completed runs only: a run still going may upload more, and it will be fetched
+      // again once it completes (its status changes), when the ones already read are known.
+      if (config.testArtifacts.length > 0 && run.status === "completed")
+        await extractRunArtifacts(octokit, writer, r, run.id, detail.attemptStarts, { globs: config.testArtifacts, stagingDir: config.stagingDir, extractId, known: knownArtifacts, stats: artifacts });
       stats.runsDone += 1;
       stats.jobs += detail.jobs;
       tick();
@@ -346,10 +365,11 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     faults: usage.faults,
     ...(usage.auth ? { auth_requests: usage.auth.requests, tokens_minted: usage.auth.tokensMinted, installations: usage.auth.installations } : {}),
     ...(packagesSkipped.length ? { packages_skipped: packagesSkipped } : {}),
+    ...(config.testArtifacts.length > 0 ? { artifacts } : {}),
     duration_ms: durationMs,
   });
   const auth = usage.auth ? { requests: usage.auth.requests, tokensMinted: usage.auth.tokensMinted, installations: usage.auth.installations } : null;
-  const result = { manifest, manifestPath: path, stats, durationMs, auth, packagesSkipped: [...config.orgs, ...config.users].filter((login) => packagesSkipped.includes(login)), packagesSkippedReason };
+  const result = { manifest, manifestPath: path, stats, durationMs, auth, artifacts: config.testArtifacts.length > 0 ? artifacts : null, packagesSkipped: [...config.orgs, ...config.users].filter((login) => packagesSkipped.includes(login)), packagesSkippedReason };
   if (overLimit(config, manifest.quarantined, writer.seen)) {
     const limit = config.maxQuarantined.kind === "count" ? String(config.maxQuarantined.value) : `${config.maxQuarantined.value * 100}%`;
     throw new QuarantineThresholdError(result, limit);

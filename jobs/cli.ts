@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { readFileSync } from "node:fs";
 import { createLogger, LogLevelError, parseLogLevel, type Level, type Logger } from "../log/logger.js";
 import { ConfigError, type ExtractConfigInput } from "../extract/config.js";
-import { packagesSkippedLine, runExtract } from "../extract/run.js";
+import { artifactsLine, packagesSkippedLine, runExtract } from "../extract/run.js";
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
 import { requireWarehouse, runTransform } from "../transform/run.js";
@@ -73,6 +73,8 @@ interface ScopeFlags {
   maxRecordBytes: number;
   maxRetrySeconds: number;
   refetch?: boolean;
+  /** Artifact name globs, from one or more comma-separated --test-artifacts values. */
+  testArtifacts: string[];
 }
 
 /** GitHub App and packages credentials: from the environment only, like GITHUB_TOKEN (checked in extract/config.ts). */
@@ -107,6 +109,7 @@ function extractInput(flags: ScopeFlags, target: Target): ExtractConfigInput {
     target: targetId(target),
     concurrency: flags.concurrency,
     packages: flags.packages,
+    testArtifacts: flags.testArtifacts,
   };
 }
 
@@ -125,7 +128,13 @@ function scopeOptions(cmd: Command): Command {
     .option("--until <YYYY-MM-DD>", "last day (UTC) of runs to extract, inclusive (default: now)")
     .option("--staging-dir <dir>", "where NDJSON batches and manifests are written (default: the warehouse's own, <duckdb file>.staging beside the DuckDB file, or .warehouse/bigquery-<project>.staging)")
     .option("--concurrency <n>", "concurrent GitHub requests", integer("--concurrency"), defaults.concurrency)
-    .option("--no-packages", "skip GitHub Packages");
+    .option("--no-packages", "skip GitHub Packages")
+    .option(
+      "--test-artifacts <globs>",
+      "read JUnit and coverage XML (Cobertura, JaCoCo) from the artifacts of completed runs whose name matches one of these comma-separated globs, e.g. 'junit*,test-results*,coverage*' (off by default; needs the token to read Actions: actions:read)",
+      (value: string, previous: string[]) => [...previous, ...value.split(",").map((g) => g.trim())],
+      [],
+    );
 }
 
 function warehouseOptions(cmd: Command): Command {
@@ -178,6 +187,8 @@ export function buildProgram(log: Logger): Command {
       if (result.auth) console.log(`GitHub App: ${result.auth.installations} installation(s), ${result.auth.tokensMinted} token(s) minted, ${result.auth.requests} auth requests (not counted above)`);
       const skipped = packagesSkippedLine(result);
       if (skipped) console.log(skipped);
+      const artifacts = artifactsLine(result);
+      if (artifacts) console.log(artifacts);
     });
 
   warehouseOptions(program.command("load").description("load every staged batch not loaded yet (idempotent)"))
@@ -240,6 +251,8 @@ export function buildProgram(log: Logger): Command {
       console.log(pipelineSummary(result));
       const skipped = packagesSkippedLine(result.extract);
       if (skipped) console.log(skipped);
+      const artifacts = artifactsLine(result.extract);
+      if (artifacts) console.log(artifacts);
       if (alerts && alertRules) reportPipelineAlerts(alertRules.path, alerts);
     });
 

@@ -40,6 +40,12 @@ WHERE created_at >= @created_from
   AND repository IN UNNEST(@repositories)
   AND SUBSTR(_batch_id, 1, ${EXTRACT_ID_LENGTH}) IN (SELECT extract_id FROM ${table("_extracts")} WHERE loaded_at >= @created_from)
 QUALIFY ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY run_attempt DESC, updated_at DESC, _extracted_at DESC) = 1`,
+  // Artifacts never downloaded again (extract/artifacts.ts): any outcome, fully loaded extracts only.
+  knownArtifacts: `SELECT DISTINCT artifact_id
+FROM ${table("workflow_artifacts")}
+WHERE created_at >= @created_from
+  AND repository IN UNNEST(@repositories)
+  AND SUBSTR(_batch_id, 1, ${EXTRACT_ID_LENGTH}) IN (SELECT extract_id FROM ${table("_extracts")} WHERE loaded_at >= @created_from)`,
   // BigQuery keeps every observation (append-only); the newest per URL counts.
   httpCache: `SELECT url, etag, next_url, total_count, keys
 FROM ${table("_http_cache")}
@@ -92,6 +98,11 @@ export function bigQueryExtractState(options: BigQueryStateOptions): ExtractStat
       const out = new Map<number, KnownRun>();
       for (const r of rows) out.set(Number(r.run_id), { runAttempt: Number(r.run_attempt), status: String(r.status), updatedAt: Number(r.updated_ms) });
       return out;
+    },
+    knownArtifacts: async (repositories, createdFrom) => {
+      if (repositories.length === 0) return new Set<number>();
+      const rows = await run("knownArtifacts", { created_from: createdFrom, repositories });
+      return new Set(rows.map((r) => Number(r.artifact_id)));
     },
     httpCache: async () => {
       const horizon = new Date(now().getTime() - HTTP_CACHE_HORIZON_DAYS * DAY_MS);

@@ -57,6 +57,23 @@ export function duckDbExtractState(path: string): ExtractState {
           out.set(Number(r.run_id), { runAttempt: Number(r.run_attempt), status: String(r.status), updatedAt: Number(r.updated_ms) });
         return out;
       }),
+    knownArtifacts: (repositories, createdFrom) =>
+      withWarehouse(path, async (c) => {
+        if (repositories.length === 0) return new Set<number>();
+        // A warehouse loaded before the table existed has none: nothing is known.
+        const exists = await c.runAndReadAll(`SELECT 1 FROM duckdb_tables() WHERE schema_name = $1 AND table_name = 'workflow_artifacts'`, [datasets.raw]);
+        if (exists.getRows().length === 0) return new Set<number>();
+        // Only rows of fully loaded extracts, like knownRuns: a crash before the load means downloading again.
+        const reader = await c.runAndReadAll(
+          `SELECT DISTINCT artifact_id
+           FROM ${rawTableRef("workflow_artifacts")}
+           WHERE repository IN (SELECT UNNEST(${list(repositories)}))
+             AND created_at >= $1::TIMESTAMPTZ
+             AND _batch_id IN (SELECT l.batch_id FROM ${loadsTable} l JOIN ${extractsTable} e USING (extract_id))`,
+          [createdFrom.toISOString()],
+        );
+        return new Set(reader.getRowObjectsJS().map((r) => Number(r.artifact_id)));
+      }),
     httpCache: () =>
       withWarehouse(path, async (c) => {
         const reader = await c.runAndReadAll(`SELECT url, etag, next_url, total_count, keys FROM ${httpCacheTable}`);

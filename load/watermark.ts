@@ -19,6 +19,12 @@ export interface ExtractState {
   watermarks(repositories: string[]): Promise<Map<string, Date>>;
   /** Latest attempt of every run of these repositories created at or after `createdFrom`, by run id. */
   knownRuns(repositories: string[], createdFrom: Date): Promise<Map<number, KnownRun>>;
+  /**
+   * Ids of the artifacts of these repositories' runs created at or after `createdFrom` that the
+   * warehouse holds (`workflow_artifacts`, any outcome): they are never downloaded again. Optional: a
+   * state without it knows no artifact.
+   */
+  knownArtifacts?(repositories: string[], createdFrom: Date): Promise<Set<number>>;
   /** The ETag of every list page whose content is in the warehouse, by URL. */
   httpCache(): Promise<Map<string, HttpCacheEntry>>;
   /** Releases the connection; the extractor calls it once it has read what it needs. */
