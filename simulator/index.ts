@@ -8,6 +8,8 @@ export type {
   SimRun, SimRunAttempt, SimStep, SimWorkflow,
 } from "./dataset.js";
 export { operationsDisabledForApps, parseCreated, startSimulator, verifyAppJwt } from "./server.js";
-export type { CreatedRange, FaultHook, Reply, RequestContext, Simulator, SimulatorApp, SimulatorOptions, SimulatorStats } from "./server.js";
+export type { ArtifactDownload, CreatedRange, FaultHook, Reply, RequestContext, Simulator, SimulatorApp, SimulatorOptions, SimulatorStats } from "./server.js";
 export { HookStore, isSuccessful, signBody } from "./hooks.js";
 export type { HookDelivery, HookScope, HooksOptions, PushOptions, PushRender, PushResult, RedeliveryOutcome, RedeliveryRequest, SimHook } from "./hooks.js";
+export { artifactTruth, artifactsOfRun, findArtifact, HUGE_CASE_BYTES } from "./artifacts.js";
+export type { ArtifactTruth, SimArtifact, SimCoverage, SimTestCase } from "./artifacts.js";

@@ -23,6 +23,7 @@ import type { AddressInfo } from "node:net";
 import type { FaultAction } from "./faults.js";
 import { HookStore, type HookDelivery, type HooksOptions, type PushOptions, type PushResult, type RedeliveryRequest, type SimHook } from "./hooks.js";
 import { setTimeout as sleep } from "node:timers/promises";
+import { approximateSize, artifactsOfRun, artifactZip, artifactZipStream, DownloadSigner, findArtifact, type ArtifactOptions, type SimArtifact } from "./artifacts.js";
 import {
   addRunToDataset, allJobsOf, findRun, latestAttempt, rerunRun, toSec,
   type Dataset, type RunConclusion, type SimAccount, type SimJob, type SimPackage, type SimPackageVersion, type SimRepo, type SimRun, type SimRunAttempt,
@@ -80,6 +81,19 @@ export interface SimulatorOptions {
    * with `x-accepted-oauth-scopes: read:packages`. Unset: scopes are not checked or sent.
    */
   scopes?: string[];
+  /**
+   * Workflow artifacts (simulator/artifacts.ts): the list and zip endpoints are always served; the zip
+   * answers 302 to a second listener whose URLs expire after `urlTtlMs` (GitHub's: one minute).
+   */
+  artifacts?: ArtifactOptions & { urlTtlMs?: number };
+}
+
+/** One request to the artifact download host (the 302 target). */
+export interface ArtifactDownload {
+  artifactId: number | null;
+  /** Whether the request carried an Authorization header: the GitHub token must never reach this host. */
+  authorization: boolean;
+  status: number;
 }
 
 export interface SimulatorApp {
@@ -118,6 +132,10 @@ export interface Simulator {
   hookStore: HookStore | undefined;
   /** POSTs the dataset's lifecycle to a URL as signed deliveries of a hook (needs `options.hooks`; see simulator/hooks.ts). */
   pushLifecycle(options: PushOptions): Promise<PushResult>;
+  /** `http://127.0.0.1:PORT` of the artifact download host (a separate listener). */
+  downloadUrl: string;
+  /** Every request the download host received, in order. */
+  artifactDownloads(): ArtifactDownload[];
 }
 
 const DOCS = "https://docs.github.com/rest";
@@ -617,6 +635,37 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     if (!run || !run.attempts.some((a) => a.run_attempt === n)) return notFound();
     return listJobs(run, [allJobsOf(ds, run)[n - 1] ?? []], ctx);
   });
+  // ------------------------------------------------------------ artifacts
+  const artifactOptions = options.artifacts ?? {};
+  const signer = new DownloadSigner(artifactOptions.urlTtlMs ?? 60_000);
+  let downloadBase = "";
+  const artifactJson = (run: SimRun, a: SimArtifact): Record<string, unknown> => {
+    const ix = repoByName.get(run.repo.toLowerCase());
+    const u = `${base}/repos/${run.repo}/actions/artifacts/${a.id}`;
+    return {
+      id: a.id, node_id: `MDg6QXJ0aWZhY3Q${a.id.toString(36)}`, name: a.name, size_in_bytes: approximateSize(a), url: u, archive_download_url: `${u}/zip`,
+      expired: a.expired, created_at: a.createdAt, expires_at: a.expiresAt, updated_at: a.createdAt,
+      digest: `sha256:${createHash("sha256").update(String(a.id)).digest("hex")}`,
+      workflow_run: { id: run.id, repository_id: ix?.repo.id ?? 0, head_repository_id: ix?.repo.id ?? 0, head_branch: run.head_branch, head_sha: run.head_sha },
+    };
+  };
+  add("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts", (p, q, ctx) => {
+    const run = runOf(p);
+    if (!run) return notFound();
+    const name = q.get("name");
+    let list = artifactsOfRun(ds, run, artifactOptions).filter((a) => name === null || a.name === name);
+    // GitHub lists the newest first by default.
+    if ((q.get("direction") ?? "desc") === "desc") list = [...list].reverse();
+    const { slice, headers } = paged(ctx, list);
+    return { status: 200, body: { total_count: list.length, artifacts: slice.map((a) => artifactJson(run, a)) }, headers };
+  });
+  add("GET", "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}", (p) => {
+    const ix = repoIx(p);
+    const a = findArtifact(ds, Number(p.artifact_id), artifactOptions);
+    if (!ix || !a || a.run.repo.toLowerCase() !== ix.repo.full_name.toLowerCase() || p.archive_format !== "zip") return notFound();
+    if (a.expired) return { status: 410, body: { message: "Artifact has expired", documentation_url: `${DOCS}/actions/artifacts#download-an-artifact`, status: "410" } };
+    return { status: 302, headers: { location: `${downloadBase}${signer.sign(a.id)}` } };
+  });
   add("GET", "/orgs/{org}/packages", (p, q, ctx) => listPackages(p.org ?? "", "Organization", q, ctx));
   add("GET", "/users/{username}/packages", (p, q, ctx) => listPackages(p.username ?? "", "User", q, ctx));
   add("GET", "/orgs/{org}/packages/{package_type}/{package_name}/versions", (p, q, ctx) => listVersions(p.org ?? "", p, q, ctx));
@@ -851,13 +900,61 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const port = (server.address() as AddressInfo).port;
   base = `http://127.0.0.1:${port}`;
 
+  // The artifact download host: another port, like GitHub's blob storage is another host. It checks the
+  // signed URL (one minute), never asks for credentials, and records whether any were sent anyway.
+  const downloads: ArtifactDownload[] = [];
+  const zips = new Map<number, Promise<Buffer>>();
+  const downloadServer = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", downloadBase);
+    const checked = signer.check(url);
+    const record: ArtifactDownload = { artifactId: "id" in checked ? checked.id : null, authorization: req.headers.authorization !== undefined, status: 200 };
+    downloads.push(record);
+    const refuse = (status: number, code: string, message: string) => {
+      record.status = status;
+      res.writeHead(status, { "content-type": "application/xml" });
+      res.end(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`);
+    };
+    if ("problem" in checked) return refuse(403, "AuthenticationFailed", checked.problem === "expired" ? "Signed expiry time has passed" : "Signature did not match");
+    const a = findArtifact(ds, checked.id, artifactOptions);
+    if (!a) return refuse(404, "BlobNotFound", "The specified blob does not exist.");
+    if (a.kind === "huge") {
+      res.writeHead(200, { "content-type": "application/zip" });
+      artifactZipStream(a).pipe(res);
+      return;
+    }
+    let bytes = zips.get(a.id);
+    if (!bytes) {
+      bytes = artifactZip(a);
+      zips.set(a.id, bytes);
+    }
+    bytes.then(
+      (b) => {
+        res.writeHead(200, { "content-type": "application/zip", "content-length": String(b.length) });
+        res.end(b);
+      },
+      (error: unknown) => refuse(500, "InternalError", (error as Error).message),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    downloadServer.once("error", reject);
+    downloadServer.listen(0, "127.0.0.1", () => resolve());
+  });
+  downloadBase = `http://127.0.0.1:${(downloadServer.address() as AddressInfo).port}`;
+
   return {
     url: base,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: async () => {
+      await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
-      }),
+      });
+      await new Promise<void>((resolve) => {
+        downloadServer.close(() => resolve());
+        downloadServer.closeAllConnections();
+      });
+    },
+    downloadUrl: downloadBase,
+    artifactDownloads: () => downloads.map((d) => ({ ...d })),
     stats: () => ({ ...stats, byRoute: { ...stats.byRoute } }),
     resetStats: () => {
       stats = { requests: 0, notModified: 0, costly: 0, byRoute: {} };
