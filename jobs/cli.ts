@@ -131,7 +131,7 @@ function scopeOptions(cmd: Command): Command {
     .option("--no-packages", "skip GitHub Packages")
     .option(
       "--test-artifacts <globs>",
-      "read JUnit and coverage XML (Cobertura, JaCoCo) from the artifacts of completed runs whose name matches one of these comma-separated globs, e.g. 'junit*,test-results*,coverage*' (off by default; needs the token to read Actions: actions:read)",
+      "read JUnit and coverage XML (Cobertura, JaCoCo) from the artifacts of completed runs whose name matches one of these comma-separated globs, e.g. 'junit*,test-results*,coverage*' (off by default; the token needs Actions: read, as for runs; see extract/artifacts.ts for limits and outcomes)",
       (value: string, previous: string[]) => [...previous, ...value.split(",").map((g) => g.trim())],
       [],
     );
@@ -318,7 +318,8 @@ export function buildProgram(log: Logger): Command {
       .option("--staging-dir <dir>", "staging folder that must be writable and belong to this warehouse (default: the warehouse's own)")
       .option("--repo <owner/name>", "with a GitHub App: check its installation on the repository's owner (repeatable)", collect, [])
       .option("--org <org>", "with a GitHub App: check its installation on the organisation (repeatable)", collect, [])
-      .option("--user <user>", "with a GitHub App: check its installation on the user (repeatable)", collect, []),
+      .option("--user <user>", "with a GitHub App: check its installation on the user (repeatable)", collect, [])
+      .option("--test-artifacts <globs>", "say whether test artifacts are read, and check the token can list the artifacts of the first --repo", (value: string, previous: string[]) => [...previous, ...value.split(",").map((g) => g.trim()).filter(Boolean)], []),
   )
     .addHelpText(
       "after",
@@ -329,7 +330,7 @@ export function buildProgram(log: Logger): Command {
         "actions-warehouse doctor --warehouse bigquery --project acme-data --location EU --bucket acme-actions-staging",
       ]),
     )
-    .action(async (flags: BigQueryFlags & { warehouse: string; duckdbPath: string; stagingDir?: string; repo: string[]; org: string[]; user: string[] }) => {
+    .action(async (flags: BigQueryFlags & { warehouse: string; duckdbPath: string; stagingDir?: string; repo: string[]; org: string[]; user: string[]; testArtifacts: string[] }) => {
       const env = githubEnv();
       const target: Target = flags.warehouse === "bigquery" ? bigQueryTarget(flags) : { kind: "duckdb", path: flags.duckdbPath };
       const app = githubAppEnv();
@@ -339,6 +340,7 @@ export function buildProgram(log: Logger): Command {
         ...(app.appId || app.appPrivateKey || app.appPrivateKeyFile ? { app: { appId: app.appId, privateKey: app.appPrivateKey, privateKeyFile: app.appPrivateKeyFile } } : {}),
         ...(app.packagesToken ? { packagesToken: app.packagesToken } : {}),
         scope: { repos: flags.repo, orgs: flags.org, users: flags.user },
+        testArtifacts: flags.testArtifacts,
         duckdbPath: flags.duckdbPath,
         stagingDir: flags.stagingDir ?? defaultStagingDir(target),
         target,

@@ -57,6 +57,38 @@ export interface DoctorOptions {
   packagesToken?: string;
   /** The extract's scope: with an App, doctor checks the installation on each owner. */
   scope?: { repos?: string[]; orgs?: string[]; users?: string[] };
+  /** --test-artifacts globs: doctor says whether test artifacts are read and whether the token can list them. */
+  testArtifacts?: string[];
+}
+
+/**
+ * Whether test reports are read from artifacts, and whether the credential can list a repository's
+ * artifacts (the same permission as runs: Actions read; downloads then go to a signed URL without it).
+ */
+async function artifactsCheck(options: DoctorOptions): Promise<CheckResult> {
+  const check = "test artifacts";
+  const globs = options.testArtifacts ?? [];
+  if (globs.length === 0) return { check, status: "skip", detail: "off: no --test-artifacts globs, no artifact is listed or downloaded" };
+  const on = `on for ${globs.join(", ")}`;
+  if (usesApp(options)) return { check, status: "ok", detail: `${on}; a GitHub App needs the Actions: read permission, checked with the installation above` };
+  const repo = options.scope?.repos?.[0];
+  if (!repo) return { check, status: "warn", detail: `${on}; give --repo OWNER/NAME to check that the token can list its artifacts` };
+  const doFetch = options.fetch ?? fetch;
+  const headers: Record<string, string> = { accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28", "user-agent": "actions-warehouse-doctor" };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const url = `${options.apiUrl.replace(/\/+$/, "")}/repos/${repo}/actions/artifacts?per_page=1`;
+  const response = await doFetch(url, { headers, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) }).catch(() => undefined);
+  if (!response) return { check, status: "fail", detail: `${on}; GET /repos/${repo}/actions/artifacts got no answer` };
+  if (response.ok) {
+    const total = ((await response.json().catch(() => ({}))) as { total_count?: number }).total_count;
+    return { check, status: "ok", detail: `${on}; the token can list the artifacts of ${repo} (${total ?? "?"} kept)` };
+  }
+  await response.body?.cancel();
+  return {
+    check,
+    status: "fail",
+    detail: `${on}; GET /repos/${repo}/actions/artifacts answered ${response.status}: the token needs Actions: read (fine-grained) or the repo scope (classic) on ${repo}, or drop --test-artifacts`,
+  };
 }
 
 /** Scopes of a classic token, from GitHub's `x-oauth-scopes` header (absent for fine-grained and App tokens). */
@@ -456,7 +488,7 @@ const usesApp = (options: DoctorOptions): boolean => [options.app?.appId, option
 export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> {
   registerSecret(options.token);
   const github = usesApp(options) ? await appChecks(options) : await githubChecks(options);
-  const results = [...github, stagingCheck(options.stagingDir)];
+  const results = [...github, await artifactsCheck(options), stagingCheck(options.stagingDir)];
   if (options.target) results.push(await stagingOwnerCheck(options.stagingDir, options.target));
   if (options.warehouse === undefined || options.warehouse === "duckdb") results.push(...(await warehouseChecks(options.duckdbPath)));
   if (options.gcp) results.push(...(await options.gcp()));

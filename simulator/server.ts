@@ -659,6 +659,18 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const { slice, headers } = paged(ctx, list);
     return { status: 200, body: { total_count: list.length, artifacts: slice.map((a) => artifactJson(run, a)) }, headers };
   });
+  add("GET", "/repos/{owner}/{repo}/actions/artifacts", (p, q, ctx) => {
+    const ix = repoIx(p);
+    if (!ix) return notFound();
+    const name = q.get("name");
+    // Newest first, like GitHub.
+    const list = ix.runs
+      .flatMap((run) => artifactsOfRun(ds, run, artifactOptions).map((a) => ({ run, a })))
+      .filter(({ a }) => name === null || a.name === name)
+      .reverse();
+    const { slice, headers } = paged(ctx, list);
+    return { status: 200, body: { total_count: list.length, artifacts: slice.map(({ run, a }) => artifactJson(run, a)) }, headers };
+  });
   add("GET", "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}", (p) => {
     const ix = repoIx(p);
     const a = findArtifact(ds, Number(p.artifact_id), artifactOptions);

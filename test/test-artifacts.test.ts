@@ -14,6 +14,7 @@ import { openDuckDb } from "../load/duckdb-connection.js";
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { silentLogger } from "../log/logger.js";
 import { gitHubSpec, responseValidator, schemaValidatorFactory, type Json } from "./openapi-schema.js";
+import { runDoctor } from "../jobs/doctor.js";
 
 const ANCHOR = "2026-10-15T12:00:00Z";
 const SINCE = "2026-10-01";
@@ -180,5 +181,16 @@ describe("test artifacts: simulator ground truth in github_raw", () => {
     expect(gone.status).toBe(410);
     const validateGone = responseValidator(spec, ajv, "get", "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}", 410);
     expect(validateGone((await gone.json()) as Json)).toBe(true);
+    const repoList = (await (await fetch(`${sim.url}/repos/acme/ml-platform/actions/artifacts?per_page=2`)).json()) as Json;
+    expect(responseValidator(spec, ajv, "get", "/repos/{owner}/{repo}/actions/artifacts", 200)(repoList)).toBe(true);
+  });
+
+  it("doctor says whether test artifacts are on and whether the token can list them", async () => {
+    const check = async (testArtifacts: string[], repos: string[]) =>
+      (await runDoctor({ apiUrl: sim.url, duckdbPath: join(dir, "doctor.duckdb"), stagingDir: join(dir, "doctor-staging"), testArtifacts, scope: { repos } })).find((r) => r.check === "test artifacts");
+    expect(await check([], ["acme/ml-platform"])).toMatchObject({ status: "skip", detail: expect.stringMatching(/^off/) });
+    expect(await check(GLOBS, [])).toMatchObject({ status: "warn", detail: expect.stringMatching(/give --repo/) });
+    expect(await check(GLOBS, ["acme/ml-platform"])).toMatchObject({ status: "ok", detail: expect.stringMatching(/on for junit\*, test-results\*, coverage\*; the token can list the artifacts of acme\/ml-platform \(\d+ kept\)/) });
+    expect(await check(GLOBS, ["acme/nope"])).toMatchObject({ status: "fail", detail: expect.stringMatching(/answered 404: the token needs Actions: read/) });
   });
 });
