@@ -1,10 +1,15 @@
 /**
  * Test reports from workflow artifacts (`--test-artifacts GLOB[,GLOB]`, issue 14).
  *
- * For a completed run the extract fetched (new or changed since the warehouse's copy), the run's
- * artifacts are listed (`GET /repos/{o}/{r}/actions/runs/{id}/artifacts`) and those whose name matches a
- * glob are read: every selected artifact gets a `workflow_artifacts` row saying what happened to it, its
- * JUnit files give `test_cases` rows and its coverage files `coverage_reports` rows.
+ * For the completed runs the extract fetched (new or changed since the warehouse's copy), the
+ * artifacts are listed and those whose name matches a glob are read: every selected artifact gets a
+ * `workflow_artifacts` row saying what happened to it, its JUnit files give `test_cases` rows and its
+ * coverage files `coverage_reports` rows.
+ *
+ * - Listing, after the runs' details: per repository, whichever costs fewer requests of the repository's
+ *   artifact list (`GET /repos/{o}/{r}/actions/artifacts`, 100 per page, every run) and one list per run
+ *   (`GET .../runs/{id}/artifacts`). One request per run would double an extract's API use (5,000/h per
+ *   token), while most runs upload no test report; the first page's total_count decides.
  *
  * - Download: `GET .../actions/artifacts/{id}/zip` answers 302 to a signed URL on another host, valid
  *   for one minute. The request is made with `redirect: "manual"` and the Location is fetched at once
@@ -42,7 +47,10 @@ import { DEFAULT_UNZIP_LIMITS, readZip, ZipRejected, type UnzipLimits } from "./
 import type { RepoRef } from "./actions.js";
 
 export interface ArtifactStats {
+  /** Runs whose artifacts were listed one run at a time. */
   runsListed: number;
+  /** Pages of the repository-wide artifact list requested. */
+  repoPages: number;
   listed: number;
   selected: number;
   known: number;
@@ -56,7 +64,7 @@ export interface ArtifactStats {
   coverageReports: number;
 }
 
-export const emptyArtifactStats = (): ArtifactStats => ({ runsListed: 0, listed: 0, selected: 0, known: 0, expired: 0, downloaded: 0, redirectFetches: 0, parsed: 0, quarantined: 0, testCases: 0, coverageReports: 0 });
+export const emptyArtifactStats = (): ArtifactStats => ({ runsListed: 0, repoPages: 0, listed: 0, selected: 0, known: 0, expired: 0, downloaded: 0, redirectFetches: 0, parsed: 0, quarantined: 0, testCases: 0, coverageReports: 0 });
 
 export interface ArtifactOptions {
   /** Artifact name globs (picomatch), e.g. junit*, test-results*, coverage*. */
@@ -182,28 +190,88 @@ async function readArtifact(writer: BatchWriter, path: string, c: ArtifactContex
   return { testCases, coverageReports, badFiles };
 }
 
-/**
- * Lists a completed run's artifacts and reads the selected ones. API failures (after the client's
- * retries) fail the extract like any other request; rejected zips and files are quarantined.
- */
-export async function extractRunArtifacts(octokit: GitHubClient, writer: BatchWriter, r: RepoRef, runId: number, attempts: AttemptStart[], options: ArtifactOptions): Promise<void> {
-  const matches = artifactMatcher(options.globs);
-  const limits = options.limits ?? DEFAULT_UNZIP_LIMITS;
-  const source = `GET /repos/${r.fullName}/actions/runs/${runId}/artifacts`;
-  const artifacts: ApiArtifact[] = [];
-  options.stats.runsListed += 1;
+/** Artifacts of one run (`GET .../runs/{id}/artifacts`), those whose name matches. */
+async function listRunArtifacts(octokit: GitHubClient, r: RepoRef, runId: number, matches: (name: string) => boolean, stats: ArtifactStats): Promise<ApiArtifact[]> {
+  const selected: ApiArtifact[] = [];
+  stats.runsListed += 1;
   try {
     const iterator = octokit.paginate.iterator(octokit.rest.actions.listWorkflowRunArtifacts, { owner: r.owner, repo: r.repo, run_id: runId, per_page: 100 });
     for await (const page of iterator) {
       // paginate.iterator unwraps the { total_count, artifacts } envelope into `data`.
       for (const a of page.data as ApiArtifact[]) {
-        options.stats.listed += 1;
-        if (typeof a?.name === "string" && matches(a.name)) artifacts.push(a);
+        stats.listed += 1;
+        if (typeof a?.name === "string" && matches(a.name)) selected.push(a);
       }
     }
   } catch (error) {
     throw await toApiFailure(error, on(r, `listing artifacts of run ${runId}`), apiBaseUrl(octokit));
   }
+  return selected;
+}
+
+/**
+ * The repository's artifacts (`GET /repos/{o}/{r}/actions/artifacts`), grouped by run, for the given
+ * runs; or null when paging them all would cost more requests than listing each run (decided from the
+ * first page's total_count), or when an artifact does not say which run it belongs to.
+ */
+async function listRepoArtifacts(octokit: GitHubClient, r: RepoRef, runIds: ReadonlySet<number>, matches: (name: string) => boolean, stats: ArtifactStats): Promise<Map<number, ApiArtifact[]> | null> {
+  const byRun = new Map<number, ApiArtifact[]>();
+  try {
+    const iterator = octokit.paginate.iterator(octokit.rest.actions.listArtifactsForRepo, { owner: r.owner, repo: r.repo, per_page: 100 });
+    let first = true;
+    for await (const page of iterator) {
+      stats.repoPages += 1;
+      if (first) {
+        first = false;
+        const total = (page.data as unknown as { total_count?: number }).total_count ?? Number(page.headers["x-total-count"] ?? NaN);
+        const pages = Math.ceil((Number.isFinite(total) ? total : (page.data as ApiArtifact[]).length) / 100);
+        if (pages > runIds.size) return null;
+      }
+      for (const a of page.data as ApiArtifact[]) {
+        stats.listed += 1;
+        if (typeof a?.name !== "string" || !matches(a.name)) continue;
+        const runId = a.workflow_run?.id;
+        if (typeof runId !== "number") return null;
+        if (!runIds.has(runId)) continue;
+        byRun.set(runId, [...(byRun.get(runId) ?? []), a]);
+      }
+    }
+  } catch (error) {
+    throw await toApiFailure(error, on(r, "listing the repository's artifacts"), apiBaseUrl(octokit));
+  }
+  return byRun;
+}
+
+/**
+ * Reads the selected artifacts of a repository's completed runs that this extract fetched. Called once
+ * the runs' details are written, so every artifact of those runs is already uploaded (artifacts are
+ * uploaded before a run completes). Listing costs the fewer requests of two ways: the repository's
+ * artifact list, paged whole (one request per 100 artifacts, any run), or one list per run; the
+ * choice is made from the first page's total_count. Each run's reading is handed to `enqueue`, which
+ * runs it within the extract's concurrency. API failures (after the client's retries) fail the extract
+ * like any other request; rejected zips and files are quarantined.
+ */
+export async function extractRepoArtifacts(
+  octokit: GitHubClient,
+  writer: BatchWriter,
+  r: RepoRef,
+  runs: ReadonlyMap<number, AttemptStart[]>,
+  options: ArtifactOptions,
+  enqueue: (task: () => Promise<void>) => void,
+): Promise<void> {
+  const matches = artifactMatcher(options.globs);
+  const byRun = await listRepoArtifacts(octokit, r, new Set(runs.keys()), matches, options.stats);
+  for (const [runId, attempts] of runs)
+    enqueue(async () => {
+      const artifacts = byRun ? (byRun.get(runId) ?? []) : await listRunArtifacts(octokit, r, runId, matches, options.stats);
+      await readRunArtifacts(octokit, writer, r, runId, attempts, artifacts, options);
+    });
+}
+
+/** Downloads and reads the selected artifacts of one run, skipping known ones and counting expired ones. */
+async function readRunArtifacts(octokit: GitHubClient, writer: BatchWriter, r: RepoRef, runId: number, attempts: AttemptStart[], artifacts: ApiArtifact[], options: ArtifactOptions): Promise<void> {
+  const limits = options.limits ?? DEFAULT_UNZIP_LIMITS;
+  const source = `GET /repos/${r.fullName}/actions/runs/${runId}/artifacts`;
   const tmp = join(options.stagingDir, "tmp");
   for (const a of artifacts) {
     options.stats.selected += 1;

@@ -29,7 +29,7 @@ import type { AuthUsage } from "./app-auth.js";
 import { ConfigError, extractWindow, parseExtractConfig, type ExtractConfig, type ExtractConfigInput } from "./config.js";
 import { extractRunDetail, extractWorkflows, listRepositories, listRuns, repoRef } from "./actions.js";
 import { extractPackages, type PackageOwner } from "./packages.js";
-import { emptyArtifactStats, extractRunArtifacts, type ArtifactStats } from "./artifacts.js";
+import { emptyArtifactStats, extractRepoArtifacts, type ArtifactStats, type AttemptStart } from "./artifacts.js";
 import { HttpCache } from "./pages.js";
 import { createProgress, type ExtractStats, type Progress } from "./progress.js";
 import { dayWindows, isoSecond, windowOf } from "./windows.js";
@@ -64,7 +64,7 @@ export const PACKAGES_SKIPPED_SCOPE = "the token lacks the read:packages scope; 
 export function artifactsLine(result: Pick<ExtractResult, "artifacts">): string | null {
   const a = result.artifacts;
   if (!a) return null;
-  return `test artifacts: ${a.selected} selected of ${a.listed} listed in ${a.runsListed} runs; ${a.parsed} parsed (${a.testCases} test cases, ${a.coverageReports} coverage reports), ${a.expired} expired, ${a.quarantined} quarantined, ${a.known} already in the warehouse`;
+  return `test artifacts: ${a.selected} selected of ${a.listed} listed (${a.repoPages} repository list pages, ${a.runsListed} run lists); ${a.parsed} parsed (${a.testCases} test cases, ${a.coverageReports} coverage reports), ${a.expired} expired, ${a.quarantined} quarantined, ${a.known} already in the warehouse`;
 }
 
 /** The summary line of skipped packages, or null when none were skipped. */
@@ -233,6 +233,8 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
   });
 
   const artifacts: ArtifactStats = emptyArtifactStats();
+  /** Completed runs fetched by this extract, per repository, with their attempts' start times: their artifacts are read after the details. */
+  const artifactRuns = new Map<string, Map<number, AttemptStart[]>>();
   const seenRuns = new Set<number>();
   const onRun = (fullName: string, r: ReturnType<typeof repoRef>) => async (run: ApiRun): Promise<void> => {
     if (typeof run?.id !== "number") {
@@ -253,8 +255,11 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
       const detail = await extractRunDetail(octokit, writer, r, run, listedAt);
       // Artifacts of completed runs only: a run still going may upload more, and it will be fetched
       // again once it completes (its status changes), when the ones already read are known.
-      if (config.testArtifacts.length > 0 && run.status === "completed")
-        await extractRunArtifacts(octokit, writer, r, run.id, detail.attemptStarts, { globs: config.testArtifacts, stagingDir: config.stagingDir, extractId, known: knownArtifacts, stats: artifacts });
+      if (config.testArtifacts.length > 0 && run.status === "completed") {
+        const runs = artifactRuns.get(fullName) ?? new Map<number, AttemptStart[]>();
+        artifactRuns.set(fullName, runs);
+        runs.set(run.id, detail.attemptStarts);
+      }
       stats.runsDone += 1;
       stats.jobs += detail.jobs;
       tick();
@@ -315,6 +320,13 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
   // Listing feeds the detail queue, so wait for listing first, then for the details it enqueued.
   await listQueue.onIdle();
   await detailQueue.onIdle();
+  // Then the artifacts of the completed runs fetched (extract/artifacts.ts): listed per repository
+  // once every run's details are in, read within the same concurrency.
+  if (failures.length === 0 && artifactRuns.size > 0) {
+    for (const [fullName, runs] of artifactRuns)
+      enqueue(() => extractRepoArtifacts(octokit, writer, repoRef(fullName), runs, { globs: config.testArtifacts, stagingDir: config.stagingDir, extractId, known: knownArtifacts, stats: artifacts }, enqueue));
+    await detailQueue.onIdle();
+  }
   tick();
   progress.stop(stats);
   if (failures.length > 0) return fail(failures[0]);

@@ -15,6 +15,10 @@ import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { silentLogger } from "../log/logger.js";
 import { gitHubSpec, responseValidator, schemaValidatorFactory, type Json } from "./openapi-schema.js";
 import { runDoctor } from "../jobs/doctor.js";
+import { createGitHubClient } from "../extract/client.js";
+import { BatchWriter } from "../extract/batch-writer.js";
+import { emptyArtifactStats, extractRepoArtifacts } from "../extract/artifacts.js";
+import { repoRef } from "../extract/actions.js";
 
 const ANCHOR = "2026-10-15T12:00:00Z";
 const SINCE = "2026-10-01";
@@ -183,6 +187,24 @@ describe("test artifacts: simulator ground truth in github_raw", () => {
     expect(validateGone((await gone.json()) as Json)).toBe(true);
     const repoList = (await (await fetch(`${sim.url}/repos/acme/ml-platform/actions/artifacts?per_page=2`)).json()) as Json;
     expect(responseValidator(spec, ajv, "get", "/repos/{owner}/{repo}/actions/artifacts", 200)(repoList)).toBe(true);
+  });
+
+  it("lists the repository's artifacts when that is cheaper (first extract), one run at a time when it is not", async () => {
+    // The first extract fetched hundreds of runs per repository: a few pages of the repository list cost less.
+    expect(first.artifacts?.repoPages).toBeGreaterThan(0);
+    expect(first.artifacts?.runsListed).toBe(0);
+    // One run of a repository holding more than 100 artifacts: its own list (after the one probing page).
+    const run = truth.artifacts.find((a) => a.kind === "coverage" && a.run.repo === "acme/ml-platform")!.run;
+    const { octokit } = createGitHubClient({ apiUrl: sim.url, log: silentLogger });
+    const writer = new BatchWriter(join(dir, "one-run"), "20261015T120000Z-00000000", "2026-10-15");
+    const stats = emptyArtifactStats();
+    const tasks: Promise<void>[] = [];
+    await extractRepoArtifacts(octokit, writer, repoRef(run.repo), new Map([[run.id, []]]), { globs: GLOBS, stagingDir: join(dir, "one-run"), extractId: "20261015T120000Z-00000000", known: new Set(), stats }, (task) => tasks.push(task()));
+    await Promise.all(tasks);
+    writer.abandon();
+    const want = truth.artifacts.filter((a) => a.run.id === run.id && a.name !== "dist");
+    expect([stats.repoPages, stats.runsListed, stats.selected]).toEqual([1, 1, want.length]);
+    expect(stats.testCases).toBe(truth.cases.filter((c) => c.runId === run.id).length);
   });
 
   it("doctor says whether test artifacts are on and whether the token can list them", async () => {
