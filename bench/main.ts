@@ -12,6 +12,7 @@ import { transform } from "./transform.js";
 import { analystLoop } from "./analyst.js";
 import { tickBenchmark } from "./tick.js";
 import { serveBenchmark } from "./serve.js";
+import { testArtifactsBenchmark } from "./test-artifacts.js";
 import { machine, renderSection, type Section } from "./measure.js";
 
 const args = process.argv.slice(2);
@@ -29,6 +30,7 @@ const benches: [string, () => Promise<Section>][] = [
   ["analyst", analystLoop],
   ["tick", () => tickBenchmark(quick ? 30 : 300)],
   ["serve", () => (quick ? serveBenchmark(5_000, 500, 1) : serveBenchmark())],
+  ["test-artifacts", () => (quick ? testArtifactsBenchmark(20 * 1024 * 1024, 10 * 1024 * 1024) : testArtifactsBenchmark())],
 ];
 
 // Each section is kept in bench/results/<name>.md with the date and machine it was measured on, so

@@ -150,7 +150,9 @@ describe("test artifacts: simulator ground truth in github_raw", () => {
   });
 
   it("a second extract, even with --refetch, downloads nothing it already holds; a re-run's new artifacts are read once", async () => {
-    const rerunOf = ds.runs.find((r) => r.repo === "acme/ml-platform" && r.attempts.length === 1 && r.attempts[0]?.conclusion === "failure" && r.workflow_name === "CI")!;
+    // A run that already uploaded reports on attempt 1 (every 6th ml-platform run does, simulator/artifacts.ts).
+    const rerunOf = ds.runs.find((r) => r.repo === "acme/ml-platform" && r.seq % 6 === 0 && r.attempts.length === 1 && r.attempts[0]?.conclusion === "failure" && r.workflow_name === "CI")!;
+    expect(truth.artifacts.some((a) => a.run.id === rerunOf.id)).toBe(true);
     sim.rerun(rerunOf.id, { outcome: "success" });
     const before = sim.artifactDownloads().length;
     const second = await extractAndLoad({ refetch: true });
