@@ -1270,6 +1270,9 @@ export async function startBigQueryStandIn(options: BigQueryStandInOptions): Pro
       }
     })();
   });
+  // As in the Cloud Storage stand-in: no 5-second idle close for a client to race against (EPIPE).
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 121_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
   baseUrl = `http://127.0.0.1:${port}`;

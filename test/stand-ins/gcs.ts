@@ -546,6 +546,11 @@ export async function startGcsStandIn(projectId = "stand-in-project", options: G
   const proxy = createServer((req, res) => {
     void handle(req, res);
   });
+  // Node closes an idle keep-alive connection after 5 s by default; a client that reuses the socket at
+  // that moment writes into a closed pipe (EPIPE). Google's front ends keep idle connections far longer,
+  // so the stand-in does too: a loaded test machine must not turn the race into a failed upload.
+  proxy.keepAliveTimeout = 120_000;
+  proxy.headersTimeout = 121_000;
   proxy.listen(0, "127.0.0.1");
   await new Promise<void>((resolve) => proxy.once("listening", () => resolve()));
   // Bucket and object metadata build self links from the registry's host and port: make them the proxy's.
