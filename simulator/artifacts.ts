@@ -417,7 +417,7 @@ export function artifactTruth(ds: Dataset, options: ArtifactOptions & { runIds?:
       if (a.kind === "traversal") truth.rejected.push({ id: a.id, name: a.name, kind: a.kind, reason: /path traversal/ });
       if (a.kind !== "junit" && a.kind !== "coverage" && a.kind !== "huge") continue;
       for (const f of a.files) {
-        if (f.cases) truth.cases.push(...f.cases);
+        for (const c of f.cases ?? []) truth.cases.push(c);
         if (f.coverage) truth.coverage.push(f.coverage);
       }
     }
