@@ -31,7 +31,7 @@
  *   the last extract) are not listed at all, so turning the flag on later covers runs new or changed
  *   from then on; `--refetch` covers the whole window again (known artifacts still skipped).
  */
-import { createWriteStream, mkdirSync, rmSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -102,6 +102,23 @@ export function artifactMatcher(globs: string[]): (name: string) => boolean {
 
 const on = (r: RepoRef, stage: string): ApiStage => ({ stage, resource: { kind: "repository", fullName: r.fullName } });
 const label = (r: RepoRef, runId: number, a: ApiArtifact) => `artifact ${JSON.stringify(a.name)} (id ${a.id}) of run ${runId} in ${r.fullName}`;
+
+/**
+ * Removes downloaded zips a crashed extract left in `<staging>/tmp/` (a finished read removes its own);
+ * younger ones may belong to an extract still running. Returns how many were removed.
+ */
+export function removeStaleDownloads(stagingDir: string, graceMs: number, now = Date.now()): number {
+  const tmp = join(stagingDir, "tmp");
+  if (!existsSync(tmp)) return 0;
+  let removed = 0;
+  for (const name of readdirSync(tmp)) {
+    const path = join(tmp, name);
+    if (!name.endsWith(".zip.partial") || now - statSync(path).mtimeMs < graceMs) continue;
+    rmSync(path, { force: true });
+    removed += 1;
+  }
+  return removed;
+}
 
 /** GitHub answered 410: the artifact expired (or was deleted) between listing and download. */
 class ArtifactGone extends Error {}

@@ -29,7 +29,7 @@ import type { AuthUsage } from "./app-auth.js";
 import { ConfigError, extractWindow, parseExtractConfig, type ExtractConfig, type ExtractConfigInput } from "./config.js";
 import { extractRunDetail, extractWorkflows, listRepositories, listRuns, repoRef } from "./actions.js";
 import { extractPackages, type PackageOwner } from "./packages.js";
-import { emptyArtifactStats, extractRepoArtifacts, type ArtifactStats, type AttemptStart } from "./artifacts.js";
+import { emptyArtifactStats, extractRepoArtifacts, removeStaleDownloads, type ArtifactStats, type AttemptStart } from "./artifacts.js";
 import { HttpCache } from "./pages.js";
 import { createProgress, type ExtractStats, type Progress } from "./progress.js";
 import { dayWindows, isoSecond, windowOf } from "./windows.js";
@@ -155,6 +155,8 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
   });
   const removed = removeOrphans(config.stagingDir, config.orphanGraceMs);
   if (removed.length > 0) log.info("removed files of extracts that never finished", { files: removed.length });
+  const staleZips = removeStaleDownloads(config.stagingDir, config.orphanGraceMs);
+  if (staleZips > 0) log.info("removed artifact zips of extracts that never finished", { files: staleZips });
   const writer = new BatchWriter(config.stagingDir, extractId, startedAt.toISOString().slice(0, 10), { maxRecordBytes: config.maxRecordBytes, crashPoint: crash });
   const stats: ExtractStats = { repositories: 0, runsDiscovered: 0, runsDone: 0, runsUnchanged: 0, jobs: 0, packageVersions: 0, requests: 0, quarantined: 0 };
   const tick = () => {

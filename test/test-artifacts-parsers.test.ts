@@ -2,7 +2,10 @@ import { describe, expect, it } from "vitest";
 import { parseJUnit, type JUnitCase } from "../extract/junit.js";
 import { parseCoverage } from "../extract/coverage.js";
 import { XmlParseError } from "../extract/xml-stream.js";
-import { attemptOf } from "../extract/artifacts.js";
+import { attemptOf, removeStaleDownloads } from "../extract/artifacts.js";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { unsafeEntryPath } from "../extract/unzip.js";
 
 /** Feeds the document in tiny chunks, so element and text boundaries fall inside chunks. */
@@ -117,6 +120,21 @@ describe("artifact helpers", () => {
     expect(attemptOf("2026-01-01T10:30:00Z", attempts)).toBe(1);
     expect(attemptOf("2026-01-01T11:00:05Z", attempts)).toBe(2);
     expect(attemptOf("2026-01-01T09:00:00Z", attempts)).toBeNull();
+  });
+
+  it("removes downloaded zips a crashed extract left behind, once older than the grace period", () => {
+    const dir = mkdtempSync(join(tmpdir(), "aw-stale-zips-"));
+    try {
+      mkdirSync(join(dir, "tmp"));
+      for (const name of ["old.zip.partial", "new.zip.partial", "other.txt"]) writeFileSync(join(dir, "tmp", name), "x");
+      const hourAgo = new Date(Date.now() - 3600_000);
+      utimesSync(join(dir, "tmp", "old.zip.partial"), hourAgo, hourAgo);
+      utimesSync(join(dir, "tmp", "other.txt"), hourAgo, hourAgo);
+      expect(removeStaleDownloads(dir, 600_000)).toBe(1);
+      expect(readdirSync(join(dir, "tmp")).sort()).toEqual(["new.zip.partial", "other.txt"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses absolute, drive-letter, backslash and .. entry paths", () => {
