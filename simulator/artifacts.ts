@@ -17,7 +17,8 @@
  *   `rerunFailure` test) and `coverage-android` (JaCoCo).
  * - The newest completed `acme/ml-platform` CI run also carries the bad ones: `junit-expired` (expired),
  *   `junit-corrupt` (a zip cut in half), `test-results-bomb` (50 MB of zeros in 50 KB) and
- *   `coverage-traversal` (an entry named `../../evil-coverage.xml`); and with `hugeReportBytes` set, a
+ *   `coverage-traversal` (an entry named `../../evil-coverage.xml`), `junit-partial` (a good report and one
+ *   cut in the middle); and with `hugeReportBytes` set, a
  *   `test-results-huge` artifact whose one JUnit file is that big, generated as it is sent.
  */
 import { createHmac, randomBytes } from "node:crypto";
@@ -30,10 +31,12 @@ const ARTIFACT_ID_BASE = 70_000_000_000;
 /** Fixed entry times: the same artifact is the same bytes on every download. */
 const ZIP_MTIME = new Date("2026-01-01T00:00:00Z");
 const RETENTION_DAYS = 90;
+/** The entry of `junit-partial` cut in the middle of an element. */
+export const PARTIAL_CUT_ENTRY = "reports/junit-cut.xml";
 /** Size of one generated testcase of the huge report, in bytes (padding included). */
 export const HUGE_CASE_BYTES = 1024;
 
-export type SimArtifactKind = "junit" | "coverage" | "other" | "expired" | "corrupt" | "bomb" | "traversal" | "huge";
+export type SimArtifactKind = "junit" | "coverage" | "other" | "expired" | "corrupt" | "bomb" | "traversal" | "huge" | "partial";
 
 export interface SimTestCase {
   repository: string;
@@ -202,6 +205,13 @@ export function artifactsOfRun(ds: Dataset, run: SimRun, options: ArtifactOption
         out.push(base(5, "junit-corrupt", "corrupt", "test (ubuntu-latest, 3.12)"));
         out.push(base(6, "test-results-bomb", "bomb", "test (ubuntu-latest, 3.12)"));
         out.push(base(7, "coverage-traversal", "traversal", "test (ubuntu-latest, 3.12)"));
+        // A good report beside one cut in the middle: the cut file alone is quarantined.
+        const partial = base(9, "junit-partial", "partial", "test (ubuntu-latest, 3.12)");
+        cases(partial, "reports/junit.xml", [
+          { suite: "pytest", classname: "tests.test_smoke", name: "test_import", status: "passed", durationSeconds: 0.01, flakyFailures: 0, rerunFailures: 0 },
+          { suite: "pytest", classname: "tests.test_smoke", name: "test_version", status: "passed", durationSeconds: 0.02, flakyFailures: 0, rerunFailures: 0 },
+        ]);
+        out.push(partial);
         const huge = options.hugeReportBytes ?? 0;
         if (huge > 0) {
           const h = base(8, "test-results-huge", "huge", "test (ubuntu-latest, 3.12)");
@@ -338,6 +348,10 @@ export async function artifactZip(a: SimArtifact): Promise<Buffer> {
     case "coverage":
       for (const f of a.files) add(f.path, f.coverage ? coverageXml(f.coverage) : junitXml(a, f));
       return zipToBuffer(zip);
+    case "partial":
+      for (const f of a.files) add(f.path, junitXml(a, f));
+      add(PARTIAL_CUT_ENTRY, `<?xml version="1.0"?>\n<testsuite name="cut"><testcase classname="tests.test_cut" name="test_a"/><testcase classname="tests.test_cut" na`);
+      return zipToBuffer(zip);
     case "other":
       add("mlp-1.0.0-py3-none-any.whl", randomlike(a.id, 4096));
       return zipToBuffer(zip);
@@ -399,13 +413,15 @@ export interface ArtifactTruth {
   expired: number[];
   /** Artifacts the extractor must reject, with the word its quarantine reason must contain. */
   rejected: { id: number; name: string; kind: "corrupt" | "bomb" | "traversal"; reason: RegExp }[];
+  /** Malformed report files inside otherwise good zips: quarantined alone, the rest of the artifact read. */
+  malformed: { artifactId: number; name: string; entry: string }[];
   /** Artifacts listed per run, and those matching the usual globs (junit*, test-results*, coverage*). */
   artifacts: SimArtifact[];
 }
 
 /** Ground truth for runs whose latest attempt is completed (the extractor reads artifacts of those only). */
 export function artifactTruth(ds: Dataset, options: ArtifactOptions & { runIds?: ReadonlySet<number> } = {}): ArtifactTruth {
-  const truth: ArtifactTruth = { cases: [], coverage: [], flaky: [], expired: [], rejected: [], artifacts: [] };
+  const truth: ArtifactTruth = { cases: [], coverage: [], flaky: [], expired: [], rejected: [], malformed: [], artifacts: [] };
   for (const run of ds.runs) {
     if (options.runIds && !options.runIds.has(run.id)) continue;
     if (latestAttempt(run).status !== "completed") continue;
@@ -415,7 +431,8 @@ export function artifactTruth(ds: Dataset, options: ArtifactOptions & { runIds?:
       if (a.kind === "corrupt") truth.rejected.push({ id: a.id, name: a.name, kind: a.kind, reason: /not a readable zip/ });
       if (a.kind === "bomb") truth.rejected.push({ id: a.id, name: a.name, kind: a.kind, reason: /zip bomb/ });
       if (a.kind === "traversal") truth.rejected.push({ id: a.id, name: a.name, kind: a.kind, reason: /path traversal/ });
-      if (a.kind !== "junit" && a.kind !== "coverage" && a.kind !== "huge") continue;
+      if (a.kind === "partial") truth.malformed.push({ artifactId: a.id, name: a.name, entry: PARTIAL_CUT_ENTRY });
+      if (a.kind !== "junit" && a.kind !== "coverage" && a.kind !== "huge" && a.kind !== "partial") continue;
       for (const f of a.files) {
         for (const c of f.cases ?? []) truth.cases.push(c);
         if (f.coverage) truth.coverage.push(f.coverage);

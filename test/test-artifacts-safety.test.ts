@@ -71,7 +71,7 @@ describe("test artifacts: hostile zips and the download host", () => {
   };
 
   it("rejects the zip bomb, the path traversal and the corrupt zip, each with a reason naming the artifact and the entry", () => {
-    const lines = quarantine();
+    const lines = quarantine().filter((l) => l.resource === "workflow_artifacts");
     expect(lines).toHaveLength(3);
     for (const r of truth.rejected) {
       const line = lines.find((l) => l.record.artifact?.id === r.id);
@@ -86,6 +86,17 @@ describe("test artifacts: hostile zips and the download host", () => {
     expect(reason("corrupt")).toMatch(/not a readable zip: .*central directory/);
     // The good artifacts of the same run were still read.
     expect(result.artifacts?.parsed).toBeGreaterThan(0);
+  });
+
+  it("quarantines a malformed report file alone, naming artifact and file, and reads the good report beside it", () => {
+    const [bad] = truth.malformed;
+    const lines = quarantine().filter((l) => l.resource === "test_cases");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.reason).toContain(`artifact "${bad?.name}" (id ${bad?.artifactId})`);
+    expect(lines[0]?.reason).toMatch(/file "reports\/junit-cut\.xml" is not well-formed XML: .*\d+:\d+/);
+    expect(result.manifest.quarantined).toBe(4);
+    const good = truth.cases.filter((c) => c.artifactId === bad?.artifactId);
+    expect(good).toHaveLength(2);
   });
 
   it("writes nothing outside the staging folder, and leaves no downloaded zip behind", () => {

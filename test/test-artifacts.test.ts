@@ -140,7 +140,10 @@ describe("test artifacts: simulator ground truth in github_raw", () => {
     expect(rows.filter((r) => r.outcome === "parsed")).toHaveLength(selected.length - 1 - truth.rejected.length);
     expect(rows.some((r) => r.artifact_name === "dist")).toBe(false);
     expect(first.artifacts?.expired).toBe(1);
-    expect(first.manifest.quarantined).toBe(3);
+    // The three rejected zips, and the malformed file beside a good report (whose cases are in the truth).
+    expect(truth.malformed).toHaveLength(1);
+    expect(first.manifest.quarantined).toBe(3 + truth.malformed.length);
+    expect(byId.get(truth.malformed[0]!.artifactId)?.outcome).toBe("parsed");
     const downloads = sim.artifactDownloads();
     expect(downloads.some((d) => d.artifactId === truth.expired[0])).toBe(false);
     // Requests for artifacts: one list per completed run fetched, one download per selected live artifact.
