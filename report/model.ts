@@ -154,7 +154,7 @@ export interface AlertRow {
 
 /**
  * rpt_flaky_tests rows (issue 14): tests that both failed and passed on one commit, or had Surefire flaky
- * failures. Identity: repository, workflow, leg (the job with its matrix values, else the artifact name),
+ * failures. Identity: repository, workflow, leg (the artifact name its reports came in: one per matrix leg),
  * suite, classname, name.
  */
 export interface FlakyTestRow {

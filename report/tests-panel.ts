@@ -100,7 +100,7 @@ function table(id: string, head: string[], rows: string[][]): string {
 }
 
 export function renderTestsPanel(data: TestsPanelData): string {
-  const note = "From the JUnit and coverage reports in workflow artifacts (--test-artifacts). A test is one leg (job with its matrix values, else artifact name), suite, class and name; flaky when it both failed and passed on one commit, or Maven Surefire retried it. The filters above do not apply here.";
+  const note = "From the JUnit and coverage reports in workflow artifacts (--test-artifacts). A test is one leg (the artifact its reports came in: one per matrix leg), suite, class and name; flaky when it both failed and passed on one commit, or Maven Surefire retried it. The filters above do not apply here.";
   const hasData = data.flakyTests.length + data.slowestTests.length + data.testHealth.length + data.coverage.length > 0;
   const body = !hasData
     ? `<p class="empty" id="tests-empty">No test data: this warehouse holds no JUnit or coverage reports. Extract them from workflow artifacts with <code>--test-artifacts 'junit*,test-results*,coverage*'</code> (off by default), then run transform.</p>`

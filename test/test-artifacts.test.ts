@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { artifactTruth, generateDataset, startSimulator, type ArtifactTruth, type Dataset, type Simulator } from "../simulator/index.js";
 import { runExtract, type ExtractResult } from "../extract/run.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
+import { runTransform } from "../transform/run.js";
 import { openDuckDb } from "../load/duckdb-connection.js";
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { silentLogger } from "../log/logger.js";
@@ -128,6 +129,23 @@ describe("test artifacts: simulator ground truth in github_raw", () => {
       expect(Number(r?.line_rate)).toBeCloseTo(c.lineRate, 12);
       expect(Number(r?.branch_rate)).toBeCloseTo(c.branchRate, 12);
     }
+  });
+
+  it("the models: every seeded test case is in fct_test_cases exactly once; rpt_flaky_tests finds exactly the seeded flaky tests, matrix legs apart", async () => {
+    await runTransform({ duckdbPath });
+    const facts = await query(duckdbPath, `SELECT artifact_id, ordinal, status, name, COUNT(*) OVER (PARTITION BY artifact_id, ordinal) AS n FROM actions_warehouse.fct_test_cases`);
+    expect(facts).toHaveLength(truth.cases.length);
+    expect(facts.every((f) => Number(f.n) === 1)).toBe(true);
+    const got = new Map(facts.map((f) => [`${String(f.artifact_id)}:${String(f.ordinal)}`, `${String(f.name)} ${String(f.status)}`]));
+    for (const c of truth.cases) expect(got.get(`${c.artifactId}:${c.ordinal}`), `${c.artifactName} ${c.name}`).toBe(`${c.name} ${c.status}`);
+    const flaky = await query(duckdbPath, `SELECT repository, leg, job, classname, name FROM actions_warehouse.rpt_flaky_tests`);
+    expect(flaky.map((f) => `${String(f.repository)} ${String(f.classname)} ${String(f.name)}`).sort()).toEqual(truth.flaky.map((f) => `${f.repository} ${f.classname} ${f.name}`).sort());
+    // The matrix test failed on Windows and passed on Ubuntu of one SHA (not flaky), and flaked on Ubuntu:
+    // one row, the Ubuntu leg (its artifact), with the job that leg maps to.
+    const parquet = flaky.filter((f) => f.name === "test_read_parquet");
+    expect(parquet).toHaveLength(1);
+    expect(parquet[0]?.leg).toBe("junit-ubuntu");
+    expect(parquet[0]?.job).toBe(truth.flaky.find((f) => f.name === "test_read_parquet")?.jobName);
   });
 
   it("the expired artifact is counted, not downloaded, not an error; rejected ones are quarantined; the rest parsed", async () => {

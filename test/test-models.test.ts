@@ -160,7 +160,8 @@ const d2 = NOW - 2 * DAY;
 
 const FAIL = new Set(["failed", "error"]);
 const runOf = (c: { run_id: number }) => runs.find((r) => r.run_id === c.run_id && runs.every((o) => o.run_id !== r.run_id || o.run_attempt <= r.run_attempt));
-const legOf = (c: SeedCase) => (c.mappable ? c.uploader : c.artifact_name);
+// The leg is the artifact name (one per matrix leg, the same run after run), whether or not it maps to a job.
+const legOf = (c: SeedCase) => c.artifact_name;
 const identity = (c: SeedCase) => JSON.stringify(["CI", legOf(c), c.suite, c.classname, c.name]);
 
 interface TruthFlaky { identity: string; flaky_commits: number; commits: number; runs_affected: number; flaky_failures: number; rerun_minutes: number }
@@ -344,14 +345,14 @@ describe("rpt_flaky_tests", () => {
     expect(found).toEqual(truth);
     // The seeded flakes, by name: the ground truth is not itself empty or overbroad.
     expect(truth.map((t) => (JSON.parse(t.identity) as string[]).slice(1, 2).concat((JSON.parse(t.identity) as string[])[4] ?? "").join(" / ")).sort()).toEqual([
+      "junit-test / test_login",
+      "junit-ubuntu-latest-3.11 / test_unicode",
       "surefire-reports / retriesCharge",
-      "test (ubuntu-latest, 3.11) / test_unicode",
-      "test / test_login",
-      "unit / test_cache",
+      "unit-results / test_cache",
     ]);
     // The 3.12 leg never flaked (test_unicode passed there; its failure on 3.11 was another leg), and
     // test_path failed on every execution of its leg: neither is listed.
-    expect(rows.some((r) => r.leg === "test (ubuntu-latest, 3.12)")).toBe(false);
+    expect(rows.some((r) => r.leg === "junit-ubuntu-latest-3.12")).toBe(false);
     expect(rows.some((r) => r.name === "test_path")).toBe(false);
     expect(rows.some((r) => r.name === "test_fs")).toBe(false);
   });
@@ -399,7 +400,7 @@ describe("report tests page", () => {
     const panel = page.slice(page.indexOf('id="panel-tests"'), page.indexOf("</section>", page.indexOf('id="panel-tests"')));
     expect(panel).not.toContain('id="tests-empty"');
     for (const name of ["test_login", "test_cache", "retriesCharge", "test_unicode"]) expect(panel).toContain(name);
-    expect(panel).toContain("test (ubuntu-latest, 3.11)");
+    expect(panel).toContain("junit-ubuntu-latest-3.11");
     expect(panel).toContain('id="tests-pass-rate-trend"');
     expect(panel).toContain('id="tests-coverage-trend"');
   });
