@@ -53,7 +53,7 @@
 import { readFileSync } from "node:fs";
 import { Script } from "node:vm";
 import { z } from "zod";
-import { toIsoInstant, type ReportParams, type ReportSource } from "../report/data.js";
+import { instant, num, optNum, optStr, str, type ReportParams, type ReportSource } from "../report/data.js";
 import { globCondition } from "./globs.js";
 import { fingerprintOf, type Finding, type Rule, type RuleKind, type RuleScope } from "./types.js";
 
@@ -377,19 +377,7 @@ SELECT g.repository, g.workflow, g.job_name, g.runs, g.flaky_runs, w.run_id, w.l
 
 // ---- rows → findings -------------------------------------------------------------------------------
 
-const num = z.coerce.number().refine(Number.isFinite, "not a finite number");
-const optNum = z.union([z.null(), num]);
-const str = z.string();
-const optStr = z.union([z.null(), z.string()]);
-const instant = z.string().transform((s, ctx) => {
-  try {
-    return toIsoInstant(s);
-  } catch {
-    ctx.addIssue({ code: "custom", message: `not a timestamp: ${s}` });
-    return z.NEVER;
-  }
-});
-
+// Row column types (num, str, instant, ...) are the report's: both read the same two engines' values.
 const rowSchemas = {
   failure_rate: z.object({ repository: str, workflow: str, runs: num, failures: num, run_id: num, conclusion: optStr, head_branch: optStr, html_url: optStr, created_at: instant, duration_seconds: optNum, pos: num }),
   duration_p95_regression: z.object({ repository: str, workflow: str, current_runs: num, previous_runs: num, current_p95: num, previous_p95: num, run_id: num, html_url: optStr, duration_seconds: num, pos: num }),

@@ -59,12 +59,16 @@ export function toIsoInstant(text: string): string {
   return new Date(ms).toISOString();
 }
 
-const num = z.coerce.number().refine(Number.isFinite, "not a finite number");
-const optNum = z.union([z.null(), num]);
-const str = z.string();
-const optStr = z.union([z.null(), z.string()]);
+/**
+ * Column types of rows read from either engine (numbers may arrive as strings, instants as text in either
+ * engine's format): shared by the report and the alert evaluation (alerts/evaluate.ts).
+ */
+export const num = z.coerce.number().refine(Number.isFinite, "not a finite number");
+export const optNum = z.union([z.null(), num]);
+export const str = z.string();
+export const optStr = z.union([z.null(), z.string()]);
 const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "expected YYYY-MM-DD");
-const instant = z.string().transform((s, ctx) => {
+export const instant = z.string().transform((s, ctx) => {
   try {
     return toIsoInstant(s);
   } catch {

@@ -27,7 +27,7 @@
  * `--live-days` (`pruneLive`): the live DuckDB keeps only recent days of raw rows; BigQuery keeps all.
  */
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import type { BigQuery } from "@google-cloud/bigquery";
 import { Gauge, type Registry } from "prom-client";
@@ -47,7 +47,7 @@ import { openDuckDb } from "../load/duckdb-connection.js";
 import { runTransform } from "../transform/run.js";
 import type { Flusher } from "./flusher.js";
 import { stageDeliveries } from "./events.js";
-import { readSegment } from "./spool.js";
+import { fsyncDir, readSegment } from "./spool.js";
 
 /** BigQuery's limit: 1,500 load jobs per table per day (https://cloud.google.com/bigquery/quotas#load_jobs). */
 export const LOAD_JOBS_PER_TABLE_PER_DAY = 1_500;
@@ -175,14 +175,6 @@ export function extractIdOf(segments: string[]): string {
   return `${first}Z-${hash}`;
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Where a ship stopped; tests throw from `onStep` to simulate a crash right after a step. */
 export type ShipStep = "sealed" | "staged" | "published" | "loaded";

@@ -50,7 +50,8 @@ function segmentName(): string {
   return `seg-${t}-${randomBytes(4).toString("hex")}.ndjson`;
 }
 
-function fsyncDir(dir: string): void {
+/** Makes a directory's entries (a new or renamed file) durable. */
+export function fsyncDir(dir: string): void {
   const fd = openSync(dir, "r");
   try {
     fsyncSync(fd);
