@@ -47,7 +47,7 @@ import { openDuckDb } from "../load/duckdb-connection.js";
 import { runTransform } from "../transform/run.js";
 import type { Flusher } from "./flusher.js";
 import { stageDeliveries } from "./events.js";
-import { fsyncDir, readSegment } from "./spool.js";
+import { fsyncDir, readSegment, readSegmentEntries, type SpoolEntry } from "./spool.js";
 
 /** BigQuery's limit: 1,500 load jobs per table per day (https://cloud.google.com/bigquery/quotas#load_jobs). */
 export const LOAD_JOBS_PER_TABLE_PER_DAY = 1_500;
@@ -461,18 +461,21 @@ export class BigQuerySink {
     const manifestPath = stagingLayout.manifest(extractId);
     const pendingManifest = join(config.stagingDir, manifestPath);
     const archivedManifest = join(config.stagingDir, archivedManifestPath(manifestPath));
+    // Every retained segment's count is known (set when it was retained, or read at start).
     let deliveries = 0;
+    for (const name of segments) deliveries += this.counts.get(name) ?? 0;
     if (!existsSync(pendingManifest) && !existsSync(archivedManifest)) {
-      const entries = segments.flatMap((name) => readSegment(join(folder, name)).entries);
-      deliveries = entries.length;
-      if (entries.length === 0) {
+      if (deliveries === 0) {
         rmSync(folder, { recursive: true, force: true });
         for (const name of segments) this.counts.delete(name);
         return;
       }
-      await stageDeliveries(entries, { stagingDir: config.stagingDir, extractId, target: targetId(this.target) });
-    } else {
-      for (const name of segments) deliveries += this.counts.get(name) ?? 0;
+      // Streamed segment after segment, line by line: a window's backlog (minutes of deliveries) never
+      // sits in the heap at once. Segment names sort by time, so this is receipt order.
+      async function* windowEntries(): AsyncGenerator<SpoolEntry> {
+        for (const name of segments) yield* readSegmentEntries(join(folder, name));
+      }
+      await stageDeliveries(windowEntries(), { stagingDir: config.stagingDir, extractId, target: targetId(this.target) });
     }
     onStep?.("staged", extractId);
     const quiet = retriedLogger(log);
