@@ -170,7 +170,8 @@ export function artifactRow(
   };
 }
 
-export function testCaseRow(c: ArtifactContext, reportPath: string, ordinal: number, t: JUnitCase, extractedAt: string): Unbatched<RawRow<"test_cases">> {
+/** The columns every row read out of one report file of an artifact starts with. */
+function reportColumns(c: ArtifactContext, reportPath: string) {
   return {
     repository: c.repository,
     run_id: c.runId,
@@ -178,6 +179,12 @@ export function testCaseRow(c: ArtifactContext, reportPath: string, ordinal: num
     artifact_id: c.artifact.id,
     artifact_name: c.artifact.name,
     report_path: reportPath,
+  };
+}
+
+export function testCaseRow(c: ArtifactContext, reportPath: string, ordinal: number, t: JUnitCase, extractedAt: string): Unbatched<RawRow<"test_cases">> {
+  return {
+    ...reportColumns(c, reportPath),
     ordinal,
     suite: t.suite,
     classname: t.classname,
@@ -199,12 +206,7 @@ export function testCaseRow(c: ArtifactContext, reportPath: string, ordinal: num
 
 export function coverageRow(c: ArtifactContext, reportPath: string, t: CoverageTotals, extractedAt: string): Unbatched<RawRow<"coverage_reports">> {
   return {
-    repository: c.repository,
-    run_id: c.runId,
-    run_attempt: c.runAttempt,
-    artifact_id: c.artifact.id,
-    artifact_name: c.artifact.name,
-    report_path: reportPath,
+    ...reportColumns(c, reportPath),
     format: t.format,
     lines_covered: t.lines_covered,
     lines_valid: t.lines_valid,

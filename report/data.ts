@@ -152,7 +152,8 @@ const alertRow = z.object({
   duration_seconds: num,
 });
 
-const flakyTestRow = z.object({
+/** A test's identity in rpt_flaky_tests and rpt_slowest_tests, and its executions. */
+const testIdentity = {
   repository: str,
   workflow: str,
   leg: str,
@@ -160,6 +161,10 @@ const flakyTestRow = z.object({
   classname: optStr,
   name: str,
   executions: num,
+};
+
+const flakyTestRow = z.object({
+  ...testIdentity,
   commits: num,
   flaky_commits: num,
   flake_rate: optNum,
@@ -170,13 +175,7 @@ const flakyTestRow = z.object({
   rerun_minutes: num,
 });
 const slowTestRow = z.object({
-  repository: str,
-  workflow: str,
-  leg: str,
-  suite: optStr,
-  classname: optStr,
-  name: str,
-  executions: num,
+  ...testIdentity,
   avg_duration_seconds: num,
   p95_duration_seconds: num,
   max_duration_seconds: num,

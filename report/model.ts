@@ -152,12 +152,8 @@ export interface AlertRow {
   duration_seconds: number;
 }
 
-/**
- * rpt_flaky_tests rows (issue 14): tests that both failed and passed on one commit, or had Surefire flaky
- * failures. Identity: repository, workflow, leg (the artifact name its reports came in: one per matrix leg),
- * suite, classname, name.
- */
-export interface FlakyTestRow {
+/** A test's identity in rpt_flaky_tests and rpt_slowest_tests, and its executions. */
+export interface TestIdentity {
   repository: string;
   workflow: string;
   leg: string;
@@ -165,6 +161,14 @@ export interface FlakyTestRow {
   classname: string | null;
   name: string;
   executions: number;
+}
+
+/**
+ * rpt_flaky_tests rows (issue 14): tests that both failed and passed on one commit, or had Surefire flaky
+ * failures. Identity: repository, workflow, leg (the artifact name its reports came in: one per matrix leg),
+ * suite, classname, name.
+ */
+export interface FlakyTestRow extends TestIdentity {
   commits: number;
   flaky_commits: number;
   flake_rate: number | null;
@@ -176,14 +180,7 @@ export interface FlakyTestRow {
 }
 
 /** rpt_slowest_tests rows: durations per test over the 30 days before the view's reference time. */
-export interface SlowTestRow {
-  repository: string;
-  workflow: string;
-  leg: string;
-  suite: string | null;
-  classname: string | null;
-  name: string;
-  executions: number;
+export interface SlowTestRow extends TestIdentity {
   avg_duration_seconds: number;
   p95_duration_seconds: number;
   max_duration_seconds: number;
