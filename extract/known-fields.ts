@@ -23,6 +23,8 @@ export const OPENAPI_COMPONENTS: Partial<Record<RawTableName, string>> = {
   packages: "package",
   package_versions: "package-version",
   workflow_artifacts: "artifact",
+  deployments: "deployment",
+  deployment_statuses: "deployment-status",
 };
 
 const file = fileURLToPath(new URL("./known-fields.json", import.meta.url));

@@ -29,7 +29,7 @@ describe("the Dataform project", () => {
       expect(names).toContain(n);
     }
     expect(graph.tables.find((t) => t.target.name === "fct_workflow_runs")).toMatchObject({ enumType: "INCREMENTAL", uniqueKey: ["run_id", "run_attempt"] });
-    expect(graph.declarations.map((d) => d.target.name).sort()).toEqual(["alert_events", "coverage_reports", "job_steps", "package_versions", "packages", "test_cases", "workflow_artifacts", "workflow_jobs", "workflow_runs", "workflows"]);
+    expect(graph.declarations.map((d) => d.target.name).sort()).toEqual(["alert_events", "coverage_reports", "deployment_commits", "deployment_statuses", "deployments", "job_steps", "package_versions", "packages", "test_cases", "workflow_artifacts", "workflow_definition_refs", "workflow_definitions", "workflow_jobs", "workflow_runs", "workflows"]);
   });
 
   it("source declarations are generated from the raw schemas", () => {
