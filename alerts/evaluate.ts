@@ -138,7 +138,9 @@ type Table = (name: string) => string;
  * Runs that failed a job and passed it on a later attempt, one row per (run, job name): the definition
  * of a flaky job run lives in includes/flaky_jobs.js, shared with the rpt_flaky_jobs model (issue 15).
  * `jobsWhere` filters the completed jobs read (over fct_workflow_jobs `j` and the run's latest attempt
- * `r`). Columns: repository, workflow, job_name, run_id, first_failed_attempt, last_passed_attempt, flaky.
+ * `r`). Columns: repository, workflow, job_name, run_id, head_sha, run_created_at, first_failed_attempt,
+ * last_passed_attempt, flaky, and the failed attempts' failed_billable_minutes, failed_cost_usd and
+ * last_failed_at (which rpt_flaky_jobs sums as wasted minutes; the alert reads only the flaky flag).
  */
 export function flakyJobRunsSql(table: Table, jobsWhere: string): string {
   return flakyJobRunsInclude({ jobs: table("fct_workflow_jobs"), runs: table("fct_workflow_runs"), failures: FAILED, where: jobsWhere });

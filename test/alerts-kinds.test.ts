@@ -541,6 +541,8 @@ describe("includes/flaky_jobs.js, the one definition of a flaky job run", () => 
       const database = report.graph?.projectConfig.defaultDatabase ?? "";
       const table = (name: string) => `\`${database}.${datasets.models}.${name}\``;
       expect(probe?.query.trim()).toBe(flakyJobRunsSql(table, "TRUE").trim());
+      // The reporting model itself reads the very same SQL for its flaky job runs.
+      expect(report.graph?.tables.find((t) => t.target.name === "rpt_flaky_jobs")?.query).toContain(flakyJobRunsSql(table, "TRUE").trim());
     } finally {
       project.remove();
     }
