@@ -23,6 +23,7 @@ import type { AddressInfo } from "node:net";
 import type { FaultAction } from "./faults.js";
 import { HookStore, type HookDelivery, type HooksOptions, type PushOptions, type PushResult, type RedeliveryRequest, type SimHook } from "./hooks.js";
 import { setTimeout as sleep } from "node:timers/promises";
+import { deploymentRoutes } from "./deployments.js";
 import { approximateSize, artifactsOfRun, artifactZip, artifactZipStream, DownloadSigner, findArtifact, type ArtifactOptions, type SimArtifact } from "./artifacts.js";
 import {
   addRunToDataset, allJobsOf, findRun, latestAttempt, rerunRun, toSec,
@@ -682,6 +683,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   add("GET", "/users/{username}/packages", (p, q, ctx) => listPackages(p.username ?? "", "User", q, ctx));
   add("GET", "/orgs/{org}/packages/{package_type}/{package_name}/versions", (p, q, ctx) => listVersions(p.org ?? "", p, q, ctx));
   add("GET", "/users/{username}/packages/{package_type}/{package_name}/versions", (p, q, ctx) => listVersions(p.username ?? "", p, q, ctx));
+  // Deployments, their statuses and compare (simulator/deployments.ts).
+  for (const r of deploymentRoutes(ds, { baseUrl: () => base, htmlBase, userJson, repoName: (p) => repoIx(p)?.repo.full_name, paged, notFound })) add(r.method, r.pattern, r.handler);
   const hookStore = options.hooks ? new HookStore(ds, options.hooks) : undefined;
   for (const r of hookStore?.routes(() => base) ?? []) add(r.method, r.pattern, r.handler, false, r.appAuth);
 

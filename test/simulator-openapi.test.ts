@@ -5,6 +5,7 @@
 import type { Ajv, ValidateFunction } from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateDataset, landmarks, startSimulator, type Dataset, type Simulator } from "../simulator/index.js";
+import { deploymentWorld } from "../simulator/deployments.js";
 import { gitHubSpec, isObj, responseValidator, schemaValidatorFactory, toJsonSchema, type Json, type Obj } from "./openapi-schema.js";
 
 let spec: Obj;
@@ -121,6 +122,39 @@ describe("simulator conforms to GitHub's OpenAPI description", () => {
         }
       }
     }
+  });
+
+  it("deployments (filters, paging), their statuses, and compare (every status, paged and unpaged, 404)", async () => {
+    const world = deploymentWorld(ds);
+    const all = await check("/repos/{owner}/{repo}/deployments", "/repos/acme/api/deployments?per_page=100");
+    expect(Array.isArray(all) && all.length).toBe(Math.min(100, world.deployments.length));
+    await check("/repos/{owner}/{repo}/deployments", "/repos/acme/api/deployments?per_page=5&page=2");
+    const prod = await check("/repos/{owner}/{repo}/deployments", "/repos/acme/api/deployments?environment=production&task=deploy");
+    expect(Array.isArray(prod) && prod.every((d) => isObj(d) && d.environment === "production" && d.production_environment === true)).toBe(true);
+    expect(await check("/repos/{owner}/{repo}/deployments", "/repos/acme/web/deployments")).toEqual([]);
+    for (const d of world.deployments.filter((_, i) => i % 3 === 0)) await check("/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", `/repos/acme/api/deployments/${d.id}/statuses`);
+    await check("/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", "/repos/acme/api/deployments/1/statuses", 404);
+    // identical, ahead, behind and diverged comparisons between deployed SHAs
+    const seen = new Set<string>();
+    const prodDeploys = world.deployments.filter((d) => d.environment === "production");
+    for (let i = 0; i < prodDeploys.length; i++) {
+      const base = (prodDeploys[i - 1] ?? prodDeploys[i])?.sha as string;
+      const head = prodDeploys[i]?.sha as string;
+      const body = await check("/repos/{owner}/{repo}/compare/{basehead}", `/repos/acme/api/compare/${base}...${head}`);
+      if (isObj(body)) seen.add(String(body.status));
+    }
+    // a side-branch commit against main just before its merge: each has a commit the other lacks
+    const merge = world.commits.find((c) => c.parents.length === 2);
+    if (!merge) throw new Error("no merge commit");
+    const diverged = await check("/repos/{owner}/{repo}/compare/{basehead}", `/repos/acme/api/compare/${merge.parents[1]}...${merge.parents[0]}`);
+    if (isObj(diverged)) seen.add(String(diverged.status));
+    const behind = await check("/repos/{owner}/{repo}/compare/{basehead}", `/repos/acme/api/compare/main...${merge.parents[0]}`);
+    if (isObj(behind)) seen.add(String(behind.status));
+    expect([...seen].sort()).toEqual(["ahead", "behind", "diverged", "identical"]);
+    const first = world.commits[0]?.sha as string;
+    await check("/repos/{owner}/{repo}/compare/{basehead}", `/repos/acme/api/compare/${first}...main?per_page=100&page=2`);
+    await check("/repos/{owner}/{repo}/compare/{basehead}", `/repos/acme/api/compare/${first.slice(0, 7)}...main`);
+    await check("/repos/{owner}/{repo}/compare/{basehead}", `/repos/acme/api/compare/${first}...${"0".repeat(40)}`, 404);
   });
 
   it("rejects a body missing a required field (the harness has teeth)", async () => {
