@@ -231,6 +231,13 @@ export class Flusher {
 
   private async flushOnce(transform: "due" | "force" | "never"): Promise<FlushResult> {
     const { spool, stagingDir, duckdbPath, log } = this.options;
+    const t0 = performance.now();
+    const ms: Record<string, number> = {};
+    const lap = (phase: string, from: number): number => {
+      const now = performance.now();
+      ms[phase] = Math.round(now - from);
+      return now;
+    };
     await spool.rotate();
     const segments = spool.sealedSegments();
     const result: FlushResult = { segments: 0, deliveries: 0, rows: {}, transformed: false };
@@ -261,6 +268,7 @@ export class Flusher {
     }
     // One DuckDB opening for the whole flush (load, keys, transform): each close costs a checkpoint and
     // tearing the instance down, so three per flush were three stalls.
+    let t = lap("stage_ms", t0);
     let opened: Warehouse | undefined;
     const connection = async (): Promise<DuckDBConnection> => (opened ??= await openDuckDb(duckdbPath, SERVE_DUCKDB)).connection;
     try {
@@ -271,6 +279,7 @@ export class Flusher {
           this.dirty = true;
           this.liveDirty = true;
         }
+        t = lap("load_ms", t);
         await this.recordKeys(staged, await connection());
         // Loaded manifests move to the archive (as on BigQuery), so each load reads only what is pending.
         for (const s of staged) {
@@ -286,6 +295,7 @@ export class Flusher {
         }
         result.segments = staged.length;
         this.lastLoadAt = new Date();
+        t = lap("keys_ms", t);
       }
       if (Date.now() - this.lastPrune > 3_600_000) {
         this.lastPrune = Date.now();
@@ -305,6 +315,7 @@ export class Flusher {
           this.lastTransformAt = new Date();
         }
         result.transformed = true;
+        t = lap("transform_ms", t);
       } else if (transform === "due" && this.liveDirty) {
         // The live endpoints' models, between full transforms: the same definitions and incremental SQL,
         // only fewer of them (see LIVE_TAG). `dirty` stays set, so the full transform still runs when due.
@@ -316,11 +327,13 @@ export class Flusher {
           throw error;
         }
         result.live = true;
+        t = lap("live_ms", t);
       }
     } finally {
       await opened?.closeAsync();
+      lap("close_ms", t);
     }
-    if (result.deliveries > 0) log.info("spool flushed", { segments: result.segments, deliveries: result.deliveries, rows: result.rows, transformed: result.transformed, live: result.live ?? false });
+    if (result.deliveries > 0) log.info("spool flushed", { segments: result.segments, deliveries: result.deliveries, rows: result.rows, transformed: result.transformed, live: result.live ?? false, ...ms });
     return result;
   }
 

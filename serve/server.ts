@@ -96,13 +96,16 @@ export async function verifySignature(secrets: string[], raw: string, signature:
   return ok;
 }
 
-/** The JSON of a delivery: GitHub sends `application/json`, or a form with a `payload` field. */
-function parseBody(raw: string, contentType: string | undefined): Record<string, unknown> | undefined {
+/**
+ * The JSON of a delivery, with the text it was parsed from: GitHub sends `application/json`, or a form
+ * with a `payload` field.
+ */
+function parseBody(raw: string, contentType: string | undefined): { body: Record<string, unknown>; json: string } | undefined {
   let text = raw;
   if (contentType?.startsWith("application/x-www-form-urlencoded")) text = new URLSearchParams(raw).get("payload") ?? "";
   try {
     const parsed: unknown = JSON.parse(text);
-    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? { body: parsed as Record<string, unknown>, json: text } : undefined;
   } catch {
     return undefined;
   }
@@ -169,10 +172,11 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
 
   const rawOf = (request: FastifyRequest): string => (Buffer.isBuffer(request.body) ? request.body.toString("utf8") : "");
 
-  async function store(entry: SpoolEntry, reply: FastifyReply, event: string): Promise<FastifyReply> {
+  /** `bodyJson`: the JSON text `entry.body` was parsed from, written to the spool as it came. */
+  async function store(entry: SpoolEntry, bodyJson: string, reply: FastifyReply, event: string): Promise<FastifyReply> {
     let duplicate: boolean;
     try {
-      ({ duplicate } = await spool.append(entry));
+      ({ duplicate } = await spool.append(entry, bodyJson));
     } catch (error) {
       metrics.processingError();
       log.error("spool append failed", { error: error instanceof Error ? error.message : String(error) });
@@ -207,8 +211,8 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
       return reply.code(401).send({ ok: false, error: "missing or wrong X-Hub-Signature-256" });
     }
     const delivery = header(request, "x-github-delivery");
-    const body = parseBody(raw, header(request, "content-type"));
-    if (!event || !delivery || !body) {
+    const parsed = parseBody(raw, header(request, "content-type"));
+    if (!event || !delivery || !parsed) {
       metrics.delivery(eventLabel(event), "malformed");
       return reply.code(400).send({ ok: false, error: !event ? "missing X-GitHub-Event" : !delivery ? "missing X-GitHub-Delivery" : "the body is not a JSON object" });
     }
@@ -221,7 +225,7 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
       return reply.code(202).send({ ok: true, ignored: true, event });
     }
     const hookId = header(request, "x-github-hook-id") ?? null;
-    return store({ received_at: new Date().toISOString(), source: "webhook", event, delivery, hook_id: hookId, key: webhookKey(hookId, delivery), body }, reply, event);
+    return store({ received_at: new Date().toISOString(), source: "webhook", event, delivery, hook_id: hookId, key: webhookKey(hookId, delivery), body: parsed.body }, parsed.json, reply, event);
   });
 
   app.post("/api/ci-events", async (request, reply) => {
@@ -231,7 +235,8 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
       metrics.delivery("ci_event", "bad_signature");
       return reply.code(401).send({ ok: false, error: "missing or wrong bearer token" });
     }
-    const body = parseBody(rawOf(request), "application/json");
+    const json = parseBody(rawOf(request), "application/json");
+    const body = json?.body;
     const parsed = body ? ciEventSchema.safeParse(body) : undefined;
     if (!body || !parsed?.success) {
       metrics.delivery("ci_event", "malformed");
@@ -240,7 +245,7 @@ export async function startServe(config: ServeConfig, options: ServeOptions): Pr
     }
     const event = githubObjectEvent(body) ?? parsed.data.event_name;
     const eventId = parsed.data.event_id;
-    return store({ received_at: new Date().toISOString(), source: "ci-events", event, delivery: eventId, hook_id: null, key: ciEventKey(eventId), body }, reply, event);
+    return store({ received_at: new Date().toISOString(), source: "ci-events", event, delivery: eventId, hook_id: null, key: ciEventKey(eventId), body }, json.json, reply, event);
   });
 
   const health = async (_request: FastifyRequest, reply: FastifyReply) => {

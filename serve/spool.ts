@@ -106,6 +106,21 @@ export async function* readSegmentEntries(path: string): AsyncGenerator<SpoolEnt
   // `rest` is the text after the last newline: never completely written, never acknowledged.
 }
 
+/**
+ * An entry as one NDJSON line. `bodyJson`, when given, is the text `entry.body` was parsed from (the
+ * delivery's raw bytes): it is written as it came instead of serialising the parsed object again, which
+ * was a second pass over every body on the acknowledgement path. A raw newline or carriage return in
+ * JSON text can only be whitespace between tokens (RFC 8259 §7: inside strings they must be escaped),
+ * so replacing them with spaces keeps the same value on one line.
+ */
+export function spoolLine(entry: SpoolEntry, bodyJson?: string): string {
+  if (bodyJson === undefined) return `${JSON.stringify(entry)}\n`;
+  const { body: _body, ...rest } = entry;
+  const head = JSON.stringify(rest);
+  const oneLine = /[\r\n]/.test(bodyJson) ? bodyJson.replace(/[\r\n]/g, " ") : bodyJson;
+  return `${head.slice(0, -1)},"body":${oneLine}}\n`;
+}
+
 export class Spool {
   private handle: FileHandle | undefined;
   private active = "";
@@ -199,14 +214,14 @@ export class Spool {
    * Appends a delivery and resolves once it is durable; `duplicate` when its key was seen before (it is
    * then not written again, and resolves once the first copy is durable).
    */
-  async append(entry: SpoolEntry): Promise<{ duplicate: boolean }> {
+  async append(entry: SpoolEntry, bodyJson?: string): Promise<{ duplicate: boolean }> {
     const known = this.keys.get(entry.key);
     if (known !== undefined) {
       if (typeof known !== "number") await known;
       return { duplicate: true };
     }
     if (this.closed) throw new Error("spool is closed");
-    const line = `${JSON.stringify(entry)}\n`;
+    const line = spoolLine(entry, bodyJson);
     const durable = new Promise<void>((resolve, reject) => {
       this.pending.push({ line, resolve, reject });
     });

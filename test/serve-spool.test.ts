@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Spool, webhookKey, type SpoolEntry } from "../serve/spool.js";
+import { Spool, readSegment, spoolLine, webhookKey, type SpoolEntry } from "../serve/spool.js";
 import { stageDeliveries } from "../serve/events.js";
 import { targetId } from "../load/targets.js";
 import { createHmac } from "node:crypto";
@@ -42,6 +42,26 @@ const entry = (i: number, body: Json = { action: "completed" }, event = "workflo
 });
 
 describe("spool", () => {
+  it("writes a delivery's JSON text as it came, on one line, and reads back the very value that was parsed", async () => {
+    // Pretty-printed (GitHub's own deliveries are compact, a CI exporter's may not be), CRLF, escapes and
+    // non-ASCII text: the line holds the raw text with its line breaks turned into spaces.
+    const raw = '{\r\n  "action": "completed",\n  "workflow_run": {"id": 7, "name": "CI \\n build \\u2028 ✓", "path": "a\\"b"}\n}';
+    const e = entry(42, JSON.parse(raw) as Json);
+    const line = spoolLine(e, raw);
+    expect(line.endsWith("\n")).toBe(true);
+    expect(line.slice(0, -1)).not.toMatch(/[\r\n]/);
+    expect(JSON.parse(line)).toEqual(e);
+    expect(line).toContain('"name": "CI \\n build \\u2028 ✓"');
+    // Without the text, the parsed object is serialised (the same value).
+    expect(JSON.parse(spoolLine(e))).toEqual(e);
+    const spool = await Spool.open(join(dir, "raw-text"));
+    expect((await spool.append(e, raw)).duplicate).toBe(false);
+    await spool.rotate();
+    const [segment] = spool.sealedSegments();
+    expect(segment && readSegment(join(dir, "raw-text", segment)).entries).toEqual([e]);
+    await spool.close();
+  });
+
   it("shares one fsync among concurrent appends and dedupes concurrent copies", async () => {
     const spool = await Spool.open(join(dir, "group.spool"));
     const results = await Promise.all([...Array.from({ length: 200 }, (_, i) => spool.append(entry(i))), spool.append(entry(5)), spool.append(entry(7))]);
