@@ -75,6 +75,8 @@ export const extractConfigSchema = z
     until: utcDate("--until").optional(),
     packageTypes: z.array(z.enum(PACKAGE_TYPES, { error: `--package-type must be one of ${PACKAGE_TYPES.join(", ")}` })).default([...PACKAGE_TYPES]),
     packages: z.boolean().default(true),
+    /** Deployments, their statuses and compare commits (extract/deployments.ts); --no-deployments turns them off. */
+    deployments: z.boolean().default(true),
     /** Artifact name globs whose JUnit and coverage XML is read (--test-artifacts); empty = off, no artifact request at all. */
     testArtifacts: z
       .array(z.string().trim().min(1, { error: "--test-artifacts takes artifact name globs separated by commas, e.g. 'junit*,coverage*'; an empty glob is not allowed" }))

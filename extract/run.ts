@@ -31,6 +31,7 @@ import { extractRunDetail, extractWorkflows, listRepositories, listRuns, repoRef
 import { extractPackages, type PackageOwner } from "./packages.js";
 import { emptyArtifactStats, extractRepoArtifacts, removeStaleDownloads, type ArtifactStats, type AttemptStart } from "./artifacts.js";
 import { HttpCache } from "./pages.js";
+import { emptyDeploymentStats, extractRepoDeployments, type DeploymentStats } from "./deployments.js";
 import { createProgress, type ExtractStats, type Progress } from "./progress.js";
 import { dayWindows, isoSecond, windowOf } from "./windows.js";
 import type { Logger } from "../log/logger.js";
@@ -54,6 +55,8 @@ export interface ExtractResult {
   packagesSkippedReason: string | null;
   /** With --test-artifacts: artifacts listed, selected, skipped as known, expired, downloaded, parsed, quarantined. */
   artifacts?: ArtifactStats | null;
+  /** Deployments, statuses and compares (extract/deployments.ts); null with --no-deployments. */
+  deployments?: DeploymentStats | null;
 }
 
 /** Why packages were skipped, for summaries. */
@@ -215,7 +218,10 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
   let known: Map<number, KnownRun>;
   // Artifacts stay known even with --refetch: a download is never repeated (extract/artifacts.ts).
   let knownArtifacts = new Set<number>();
+  let knownCompares = new Set<string>();
   try {
+    // Compares stay known even with --refetch: the commits between two SHAs never change.
+    if (config.deployments && repositories.size > 0 && state.knownCompares) knownCompares = await state.knownCompares([...repositories]);
     known = config.refetch || repositories.size === 0 ? new Map() : await state.knownRuns([...repositories], window.from);
     if (config.testArtifacts.length > 0 && repositories.size > 0 && state.knownArtifacts) knownArtifacts = await state.knownArtifacts([...repositories], window.from);
   } finally {
@@ -235,6 +241,7 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
   });
 
   const artifacts: ArtifactStats = emptyArtifactStats();
+  const deployments: DeploymentStats = emptyDeploymentStats();
   /** Completed runs fetched by this extract, per repository, with their attempts' start times: their artifacts are read after the details. */
   const artifactRuns = new Map<string, Map<number, AttemptStart[]>>();
   const seenRuns = new Set<number>();
@@ -273,6 +280,10 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     enqueueListing(async () => {
       await extractWorkflows(octokit, cache, writer, r);
     });
+    if (config.deployments)
+      enqueueListing(async () => {
+        await extractRepoDeployments(octokit, cache, writer, r, { since: window.from, knownCompares, stats: deployments }, log);
+      });
     // One task per day: list requests are latency-bound, and days are independent.
     for (const day of dayWindows(window.from, window.to))
       enqueueListing(async () => {
@@ -380,10 +391,11 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     ...(usage.auth ? { auth_requests: usage.auth.requests, tokens_minted: usage.auth.tokensMinted, installations: usage.auth.installations } : {}),
     ...(packagesSkipped.length ? { packages_skipped: packagesSkipped } : {}),
     ...(config.testArtifacts.length > 0 ? { artifacts } : {}),
+    ...(config.deployments ? { deployments } : {}),
     duration_ms: durationMs,
   });
   const auth = usage.auth ? { requests: usage.auth.requests, tokensMinted: usage.auth.tokensMinted, installations: usage.auth.installations } : null;
-  const result = { manifest, manifestPath: path, stats, durationMs, auth, artifacts: config.testArtifacts.length > 0 ? artifacts : null, packagesSkipped: [...config.orgs, ...config.users].filter((login) => packagesSkipped.includes(login)), packagesSkippedReason };
+  const result = { manifest, manifestPath: path, stats, durationMs, auth, artifacts: config.testArtifacts.length > 0 ? artifacts : null, deployments: config.deployments ? deployments : null, packagesSkipped: [...config.orgs, ...config.users].filter((login) => packagesSkipped.includes(login)), packagesSkippedReason };
   if (overLimit(config, manifest.quarantined, writer.seen)) {
     const limit = config.maxQuarantined.kind === "count" ? String(config.maxQuarantined.value) : `${config.maxQuarantined.value * 100}%`;
     throw new QuarantineThresholdError(result, limit);

@@ -68,6 +68,7 @@ interface ScopeFlags {
   stagingDir?: string;
   concurrency: number;
   packages: boolean;
+  deployments: boolean;
   lookbackDays: number;
   maxQuarantined: string;
   maxRecordBytes: number;
@@ -109,6 +110,7 @@ function extractInput(flags: ScopeFlags, target: Target): ExtractConfigInput {
     target: targetId(target),
     concurrency: flags.concurrency,
     packages: flags.packages,
+    deployments: flags.deployments,
     testArtifacts: flags.testArtifacts,
   };
 }
@@ -129,6 +131,7 @@ function scopeOptions(cmd: Command): Command {
     .option("--staging-dir <dir>", "where NDJSON batches and manifests are written (default: the warehouse's own, <duckdb file>.staging beside the DuckDB file, or .warehouse/bigquery-<project>.staging)")
     .option("--concurrency <n>", "concurrent GitHub requests", integer("--concurrency"), defaults.concurrency)
     .option("--no-packages", "skip GitHub Packages")
+    .option("--no-deployments", "skip deployments, their statuses and compare commits (DORA; on by default: one list page per 100 deployments, one statuses request per deployment, at most one compare per new pair of consecutive deployed SHAs)")
     .option(
       "--test-artifacts <globs>",
       "read JUnit and coverage XML (Cobertura, JaCoCo) from the artifacts of completed runs whose name matches one of these comma-separated globs, e.g. 'junit*,test-results*,coverage*' (off by default; the token needs Actions: read, as for runs; see extract/artifacts.ts for limits and outcomes)",

@@ -8,6 +8,7 @@
  * the warehouse's age; and each is dry-run first so the bytes it will scan are logged before it runs
  * (https://cloud.google.com/bigquery/docs/running-queries#dry-run).
  */
+import { compareKey } from "../extract/deployments.js";
 import type { BigQuery, Query } from "@google-cloud/bigquery";
 import type { Logger } from "../log/logger.js";
 import type { HttpCacheEntry } from "../schemas/manifest.js";
@@ -46,6 +47,12 @@ FROM ${table("workflow_artifacts")}
 WHERE created_at >= @created_from
   AND repository IN UNNEST(@repositories)
   AND SUBSTR(_batch_id, 1, ${EXTRACT_ID_LENGTH}) IN (SELECT extract_id FROM ${table("_extracts")} WHERE loaded_at >= @created_from)`,
+  // Deployment compares never requested again (extract/deployments.ts): fully loaded extracts only.
+  knownCompares: `SELECT DISTINCT repository, base_sha, head_sha
+FROM ${table("deployment_commits")}
+WHERE _extracted_at >= @horizon
+  AND repository IN UNNEST(@repositories)
+  AND SUBSTR(_batch_id, 1, ${EXTRACT_ID_LENGTH}) IN (SELECT extract_id FROM ${table("_extracts")} WHERE loaded_at >= @horizon)`,
   // BigQuery keeps every observation (append-only); the newest per URL counts.
   httpCache: `SELECT url, etag, next_url, total_count, keys
 FROM ${table("_http_cache")}
@@ -103,6 +110,12 @@ export function bigQueryExtractState(options: BigQueryStateOptions): ExtractStat
       if (repositories.length === 0) return new Set<number>();
       const rows = await run("knownArtifacts", { created_from: createdFrom, repositories });
       return new Set(rows.map((r) => Number(r.artifact_id)));
+    },
+    knownCompares: async (repositories) => {
+      if (repositories.length === 0) return new Set<string>();
+      const horizon = new Date(now().getTime() - WATERMARK_HORIZON_DAYS * DAY_MS);
+      const rows = await run("knownCompares", { horizon, repositories });
+      return new Set(rows.map((r) => compareKey(String(r.repository), String(r.base_sha), String(r.head_sha))));
     },
     httpCache: async () => {
       const horizon = new Date(now().getTime() - HTTP_CACHE_HORIZON_DAYS * DAY_MS);

@@ -6,6 +6,7 @@ import { ensureBookkeeping, extractsTable, httpCacheTable } from "./duckdb-load.
 import { datasets } from "./datasets.js";
 import { emptyExtractState, type ExtractState, type KnownRun } from "./watermark.js";
 import type { HttpCacheEntry } from "../schemas/manifest.js";
+import { compareKey } from "../extract/deployments.js";
 
 const loadsTable = `"${datasets.raw}"."_loads"`;
 const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
@@ -73,6 +74,20 @@ export function duckDbExtractState(path: string): ExtractState {
           [createdFrom.toISOString()],
         );
         return new Set(reader.getRowObjectsJS().map((r) => Number(r.artifact_id)));
+      }),
+    knownCompares: (repositories) =>
+      withWarehouse(path, async (c) => {
+        if (repositories.length === 0) return new Set<string>();
+        const exists = await c.runAndReadAll(`SELECT 1 FROM duckdb_tables() WHERE schema_name = $1 AND table_name = 'deployment_commits'`, [datasets.raw]);
+        if (exists.getRows().length === 0) return new Set<string>();
+        // Only rows of fully loaded extracts, like knownRuns: a crash before the load means comparing again.
+        const reader = await c.runAndReadAll(
+          `SELECT DISTINCT repository, base_sha, head_sha
+           FROM ${rawTableRef("deployment_commits")}
+           WHERE repository IN (SELECT UNNEST(${list(repositories)}))
+             AND _batch_id IN (SELECT l.batch_id FROM ${loadsTable} l JOIN ${extractsTable} e USING (extract_id))`,
+        );
+        return new Set(reader.getRowObjectsJS().map((r) => compareKey(String(r.repository), String(r.base_sha), String(r.head_sha))));
       }),
     httpCache: () =>
       withWarehouse(path, async (c) => {

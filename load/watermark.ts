@@ -25,6 +25,12 @@ export interface ExtractState {
    * state without it knows no artifact.
    */
   knownArtifacts?(repositories: string[], createdFrom: Date): Promise<Set<number>>;
+  /**
+   * The (repository, base_sha, head_sha) pairs of these repositories that `deployment_commits` holds from
+   * fully loaded extracts, as `compareKey` (extract/deployments.ts) spells them: never compared again.
+   * Optional: a state without it knows no pair.
+   */
+  knownCompares?(repositories: string[]): Promise<Set<string>>;
   /** The ETag of every list page whose content is in the warehouse, by URL. */
   httpCache(): Promise<Map<string, HttpCacheEntry>>;
   /** Releases the connection; the extractor calls it once it has read what it needs. */
