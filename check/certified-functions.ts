@@ -30,6 +30,7 @@ const c = (sql: string, expected: Plain, type: string): FunctionCase => ({ sql: 
 export const certifiedFunctions: Record<string, CertifiedFunction> = {
   // --- operators (operators page: arithmetic, comparison, logical, IN, IS, concatenation, array subscript)
   $add: { doc: `${REF}/operators#arithmetic_operators`, cases: [c("1 + 2", "3", "INT64"), c("CAST(NULL AS INT64) + 1", null, "INT64")] },
+  $subtract: { doc: `${REF}/operators#arithmetic_operators`, cases: [c("5 - 2", "3", "INT64"), c("CAST(NULL AS INT64) - 1", null, "INT64"), c("STRPOS('deploy / build', ' / ') - 1", "6", "INT64")] },
   $multiply: { doc: `${REF}/operators#arithmetic_operators`, cases: [c("2 * 3", "6", "INT64"), c("2 * 0.5", 1, "FLOAT64")] },
   // "Division ... INT64 / INT64 returns FLOAT64": 5 / 2 is 2.5, not 2.
   $divide: { doc: `${REF}/operators#arithmetic_operators`, cases: [c("5 / 2", 2.5, "FLOAT64"), c("-7 / 2", -3.5, "FLOAT64"), c("1 / 3", 1 / 3, "FLOAT64")] },
@@ -110,6 +111,19 @@ export const certifiedFunctions: Record<string, CertifiedFunction> = {
   json_value: {
     doc: `${REF}/json_functions#json_value`,
     cases: [c(`JSON_VALUE('{"name": "Jakob", "age": "6" }', '$.age')`, "6", "STRING"), c(`JSON_VALUE('{"fruits": ["apple", "banana"]}', '$.fruits')`, null, "STRING"), c(`JSON_VALUE('{"a": {"b": "x"}}', '$.a.b')`, "x", "STRING")],
+  },
+  // JSON_QUERY_ARRAY(JSON '{"fruits": ["apples", "oranges", "grapes"]}', '$.fruits') gives the three elements as JSON;
+  // NULL when the path holds no array. The graph models unnest parsed workflow jobs and edges with it.
+  json_query_array: {
+    doc: `${REF}/json_functions#json_query_array`,
+    cases: [
+      c(`SELECT COUNT(*) AS v FROM UNNEST(JSON_QUERY_ARRAY(JSON '{"fruits": ["apples", "oranges", "grapes"]}', '$.fruits')) AS f`, "3", "INT64"),
+      c(`SELECT MAX(JSON_VALUE(f)) AS v FROM UNNEST(JSON_QUERY_ARRAY(JSON '{"fruits": ["apples", "oranges", "grapes"]}', '$.fruits')) AS f`, "oranges", "STRING"),
+      c(`SELECT COUNT(*) AS v FROM UNNEST(JSON_QUERY_ARRAY(JSON '{"jobs": [{"job_id": "a"}, {"job_id": "b"}]}', '$.jobs')) AS j`, "2", "INT64"),
+      c(`SELECT JSON_QUERY_ARRAY(JSON '{"a": 1}', '$.b') IS NULL AS v`, true, "BOOL"),
+      c(`SELECT JSON_QUERY_ARRAY(JSON '{"a": {"b": 1}}', '$.a') IS NULL AS v`, true, "BOOL"),
+      c(`SELECT COUNT(*) AS v FROM UNNEST(JSON_QUERY_ARRAY(JSON '{"jobs": []}', '$.jobs')) AS j`, "0", "INT64"),
+    ],
   },
   lower: { doc: `${REF}/string_functions#lower`, cases: [c("LOWER('FOO')", "foo", "STRING"), c("LOWER('Ubuntu-Latest')", "ubuntu-latest", "STRING")] },
   starts_with: { doc: `${REF}/string_functions#starts_with`, cases: [c("STARTS_WITH('bar', 'b')", true, "BOOL"), c("STARTS_WITH('foo', 'b')", false, "BOOL")] },

@@ -267,8 +267,27 @@ function expandJsonValue(sql: string): string {
   });
 }
 
+/**
+ * Fix 10 — JSON_QUERY_ARRAY. DuckDB has no such function (polyglot passes the name through). BigQuery returns
+ * the elements of the JSON array at a path as ARRAY<JSON>, NULL when the path is missing or holds no array;
+ * DuckDB's json_extract with `[*]` appended to the path returns the elements (an empty list when there is no
+ * array), so it is guarded by json_type. The path must be a string literal.
+ */
+const JSON_QUERY_ARRAY_MARKER = "__bq_json_query_array";
+function markJsonQueryArray(sql: string): string {
+  return rewriteCalls(sql, "JSON_QUERY_ARRAY", (args) => `${JSON_QUERY_ARRAY_MARKER}(${args.length === 1 ? `${args[0]}, '$'` : args.join(", ")})`);
+}
+function expandJsonQueryArray(sql: string): string {
+  return rewriteCalls(sql, JSON_QUERY_ARRAY_MARKER, (args) => {
+    const [json, path] = args;
+    if (json === undefined || path === undefined || !/^'[^']*'$/.test(path)) throw new TranslationError(`JSON_QUERY_ARRAY needs a string literal path, got ${path ?? "(none)"}`, sql);
+    const elements = `${path.slice(0, -1)}[*]'`;
+    return `CASE WHEN json_type(CAST(${json} AS JSON), ${path}) = 'ARRAY' THEN CAST(json_extract(CAST(${json} AS JSON), ${elements}) AS JSON[]) END`;
+  });
+}
+
 /** Names of the fixes, so a test can show what a fix changes by turning it off. */
-export const FIXES = ["qualifiedNames", "timestampDiff", "dateTrunc", "intervalColumns", "floatLiterals", "countIf", "concat", "regexpContains", "jsonValue"] as const;
+export const FIXES = ["qualifiedNames", "timestampDiff", "dateTrunc", "intervalColumns", "floatLiterals", "countIf", "concat", "regexpContains", "jsonValue", "jsonQueryArray"] as const;
 export type FixName = (typeof FIXES)[number];
 
 export interface TranslateOptions {
@@ -287,11 +306,13 @@ export function translate(bigquerySql: string, options: TranslateOptions = {}): 
     step("timestampDiff", markTimestampDiff),
     step("regexpContains", markRegexpContains),
     step("jsonValue", markJsonValue),
+    step("jsonQueryArray", markJsonQueryArray),
   ];
   const after = [
     step("timestampDiff", expandTimestampDiff),
     step("regexpContains", expandRegexpContains),
     step("jsonValue", expandJsonValue),
+    step("jsonQueryArray", expandJsonQueryArray),
     step("dateTrunc", fixDateTrunc),
     step("intervalColumns", parenthesizeIntervalColumns),
     step("countIf", fixCountIf),
