@@ -15,6 +15,7 @@ import { datasets } from "../load/datasets.js";
 import { quoteIdent } from "../load/duckdb-connection.js";
 import type { ReportData } from "./model.js";
 import { FLAKY_LIMIT } from "./tests-panel.js";
+import { FLAKY_JOBS_LIMIT } from "./flaky-jobs-panel.js";
 
 /** Named query parameters, written `@name` in the SQL. Dates are passed as text and CAST in the SQL. */
 export type ReportParams = Record<string, string | number>;
@@ -184,6 +185,18 @@ const slowTestRow = z.object({
 });
 const testHealthRow = z.object({ date: day, repository: str, workflow: str, executions: num, passed: num, failed: num, errors: num, skipped: num, p95: optNum });
 const coverageRow = z.object({ date: day, repository: str, branch: str, runs: num, latest_run_id: num, line_rate: optNum, branch_rate: optNum, avg_line_rate: optNum });
+
+const flakyJobRow = z.object({
+  repository: str,
+  workflow: str,
+  job_name: str,
+  runs: num,
+  flaky_runs: num,
+  flake_rate: num,
+  wasted_billable_minutes: num,
+  wasted_cost_usd: num,
+  last_flaky_at: instant,
+});
 
 function parseRows<T extends z.ZodType>(view: string, schema: T, rows: Record<string, unknown>[]): z.infer<T>[] {
   return rows.map((row, i) => {
@@ -368,6 +381,14 @@ export function reportQueries(table: (name: string) => string, options: ReadRepo
          FROM ${table("rpt_coverage_daily")} ${where("coverage_date")} ${orderBy(8)}`,
       since,
     ),
+    // Flaky jobs (issue 15): the ones that wasted most first, capped; --since keeps jobs that flaked on or after it.
+    flakyJobs: spec(
+      "rpt_flaky_jobs",
+      flakyJobRow,
+      `SELECT repository, workflow_name AS workflow, job_name, runs, flaky_runs, flake_rate, wasted_billable_minutes, wasted_cost_usd, last_flaky_at
+         FROM ${table("rpt_flaky_jobs")} ${where("CAST(last_flaky_at AS DATE)")} ${orderBy(9, "wasted_cost_usd DESC", "wasted_billable_minutes DESC", "flaky_runs DESC")} LIMIT ${FLAKY_JOBS_LIMIT}`,
+      since,
+    ),
   };
 }
 
@@ -426,6 +447,7 @@ export async function readReportData(rows: ReportSource | QueryRows, options: Re
   const slowestTests = await read(q.slowestTests);
   const testHealth = await read(q.testHealth);
   const coverage = await read(q.coverage);
+  const flakyJobs = await read(q.flakyJobs);
 
   return {
     title: options.title ?? "GitHub Actions warehouse",
@@ -447,5 +469,6 @@ export async function readReportData(rows: ReportSource | QueryRows, options: Re
     slowestTests,
     testHealth,
     coverage,
+    flakyJobs,
   };
 }

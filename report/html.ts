@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { alertPanel, formatDuration, scopeLabel } from "./alerts.js";
 import { PANELS, type AlertRow, type PanelId, type ReportData } from "./model.js";
 import { renderTestsPanel } from "./tests-panel.js";
+import { renderFlakyJobsPanel } from "./flaky-jobs-panel.js";
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
@@ -146,6 +147,7 @@ export function renderPage(data: ReportData, script: string): string {
       `<div class="chart tall" id="chart-topology"></div>`,
       { wide: true, note: "Repository → workflow → job; node size by the chosen weight (job names without matrix suffix). Drag, scroll to zoom." },
     ),
+    renderFlakyJobsPanel(data.flakyJobs),
     renderTestsPanel(data),
   ];
   return `<!doctype html>

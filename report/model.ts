@@ -213,6 +213,22 @@ export interface CoverageRow {
   avg_line_rate: number | null;
 }
 
+/**
+ * rpt_flaky_jobs rows (issue 15): jobs (name with matrix values: one per leg) that failed and passed on a
+ * later attempt of one run, with the billable minutes and cost of those failed attempts.
+ */
+export interface FlakyJobRow {
+  repository: string;
+  workflow: string;
+  job_name: string;
+  runs: number;
+  flaky_runs: number;
+  flake_rate: number;
+  wasted_billable_minutes: number;
+  wasted_cost_usd: number;
+  last_flaky_at: string;
+}
+
 export interface ReportData {
   title: string;
   generatedAt: string;
@@ -237,6 +253,8 @@ export interface ReportData {
   slowestTests: SlowTestRow[];
   testHealth: TestHealthRow[];
   coverage: CoverageRow[];
+  /** rpt_flaky_jobs (issue 15): the flaky jobs that wasted most, capped at FLAKY_JOBS_LIMIT. */
+  flakyJobs: FlakyJobRow[];
 }
 
 /** The panels every report has, in page order; the browser test checks each renders with data. */

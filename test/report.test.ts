@@ -25,6 +25,8 @@ import {
 import type { ReportData } from "../report/model.js";
 import { pipelineHealth } from "./ground-truth.js";
 import { buildReportWarehouse, REPORT_ANCHOR } from "./report-fixture.js";
+import { flakyJobsTruth } from "./flaky-jobs-truth.js";
+import { FLAKY_JOBS_LIMIT } from "../report/flaky-jobs-panel.js";
 
 const FAILURES = ["failure", "timed_out", "startup_failure"];
 const secs = (a: string, b: string) => Math.trunc((Date.parse(a) - Date.parse(b)) / 1000);
@@ -201,6 +203,22 @@ describe("report data and panels", () => {
     expect(scoped.nodes.length).toBeGreaterThan(1);
     expect(scoped.nodes.every((n) => n.id.includes(`${repo}`))).toBe(true);
     for (const l of scoped.links) expect(scoped.nodes.some((n) => n.id === l.source) && scoped.nodes.some((n) => n.id === l.target)).toBe(true);
+  });
+
+  it("flaky jobs: the jobs that wasted most first, with flake rate, wasted minutes and cost, equal to the ground truth", () => {
+    const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    const truth = flakyJobsTruth(dataset)
+      .sort((a, b) => b.wasted_cost_usd - a.wasted_cost_usd || b.wasted_billable_minutes - a.wasted_billable_minutes || b.flaky_runs - a.flaky_runs || cmp(a.repository, b.repository) || cmp(a.workflow_name, b.workflow_name) || cmp(a.job_name, b.job_name))
+      .slice(0, FLAKY_JOBS_LIMIT);
+    expect(truth.length).toBeGreaterThan(3);
+    const shown = (r: { repository: string; job_name: string; flaky_runs: number; runs: number; flake_rate: number; wasted_billable_minutes: number; wasted_cost_usd: number; last_flaky_at: string }) =>
+      [r.repository, r.job_name, r.flaky_runs, r.runs, r.flake_rate.toFixed(9), r.wasted_billable_minutes, r.wasted_cost_usd.toFixed(6), r.last_flaky_at.slice(0, 19)].join(" | ");
+    expect(data.flakyJobs.map(shown)).toEqual(truth.map(shown));
+    expect(data.flakyJobs.map((r) => r.workflow)).toEqual(truth.map((t) => t.workflow_name));
+    const panel = html.slice(html.indexOf('id="panel-flaky-jobs"'), html.indexOf("</section>", html.indexOf('id="panel-flaky-jobs"')));
+    expect(panel.match(/<tr>/g)).toHaveLength(truth.length + 1);
+    const first = truth[0];
+    expect(panel).toContain(`<td>${first?.job_name ?? "?"}</td><td>${first?.flaky_runs} / ${first?.runs}</td><td>${((first?.flake_rate ?? 0) * 100).toFixed(1)}%</td><td>${first?.wasted_billable_minutes}</td><td>$${first?.wasted_cost_usd.toFixed(2)}</td>`);
   });
 
   it("the page is self-contained: no external resource, a CSP that forbids fetching, data that cannot escape its script", async () => {
