@@ -33,6 +33,9 @@ const utcDate = (field: string) =>
 /** Re-runs can happen for 30 days after a run was created, so incremental extracts re-list that far back. */
 export const DEFAULT_LOOKBACK_DAYS = 30;
 
+/** Rate limit (requests) an extract keeps for others and the next extract when reading workflow files. */
+export const DEFAULT_WORKFLOW_DEFINITIONS_RESERVE = 500;
+
 /** Wall-clock limit on retrying one request after 5xx answers and transport failures. */
 export const DEFAULT_MAX_RETRY_SECONDS = 60;
 const MAX_RETRY_SECONDS_HELP = "--max-retry-seconds must be a whole number of seconds between 0 and 3600";
@@ -77,6 +80,14 @@ export const extractConfigSchema = z
     packages: z.boolean().default(true),
     /** Deployments, their statuses and compare commits (extract/deployments.ts); --no-deployments turns them off. */
     deployments: z.boolean().default(true),
+    /** Workflow files of the runs, per (path, commit), parsed into job graphs (extract/workflow-definitions.ts); --no-workflow-definitions turns them off. */
+    workflowDefinitions: z.boolean().default(true),
+    /** Workflow files are read only while the primary rate limit left stays above this many requests; the rest wait for a later extract. */
+    workflowDefinitionsReserve: z
+      .number({ error: "--workflow-definitions-reserve must be a whole number of requests (0 or more)" })
+      .int({ error: "--workflow-definitions-reserve must be a whole number of requests (0 or more)" })
+      .min(0, { error: "--workflow-definitions-reserve must be a whole number of requests (0 or more)" })
+      .default(DEFAULT_WORKFLOW_DEFINITIONS_RESERVE),
     /** Artifact name globs whose JUnit and coverage XML is read (--test-artifacts); empty = off, no artifact request at all. */
     testArtifacts: z
       .array(z.string().trim().min(1, { error: "--test-artifacts takes artifact name globs separated by commas, e.g. 'junit*,coverage*'; an empty glob is not allowed" }))

@@ -7,6 +7,7 @@ import type { RestEndpointMethodTypes } from "@octokit/rest";
 import type { RawRow } from "../schemas/raw-tables.js";
 import type { JUnitCase } from "./junit.js";
 import type { CoverageTotals } from "./coverage.js";
+import type { ParsedWorkflow } from "./workflow-parse.js";
 
 type Api = RestEndpointMethodTypes;
 export type ApiRun = Api["actions"]["listWorkflowRunsForRepo"]["response"]["data"]["workflow_runs"][number];
@@ -218,4 +219,47 @@ export function coverageRow(c: ArtifactContext, reportPath: string, t: CoverageT
     payload: asPayload(t.payload),
     _extracted_at: extractedAt,
   };
+}
+
+/** What the contents API gave for one workflow file (extract/workflow-definitions.ts). */
+export interface WorkflowFileContent {
+  blobSha: string;
+  size: number;
+  /** The text, or "" when left out of the row for its size. */
+  content: string;
+  /** The contents object without its content. */
+  payload: Record<string, unknown>;
+}
+
+export function workflowDefinitionRow(
+  file: { repository: string; path: string },
+  f: WorkflowFileContent,
+  p: ParsedWorkflow,
+  extractedAt: string,
+): Unbatched<RawRow<"workflow_definitions">> {
+  return {
+    repository: file.repository,
+    path: file.path,
+    blob_sha: f.blobSha,
+    size_bytes: f.size,
+    workflow_name: p.workflowName,
+    valid: p.valid,
+    errors: p.errors,
+    triggers: p.triggers,
+    workflow_run_sources: p.workflowRunSources,
+    jobs: { jobs: p.jobs },
+    edges: { edges: p.edges },
+    content: f.content,
+    payload: f.payload,
+    _extracted_at: extractedAt,
+  };
+}
+
+export function workflowDefinitionRefRow(
+  file: { repository: string; path: string; commitSha: string },
+  blobSha: string | null,
+  payload: Record<string, unknown>,
+  extractedAt: string,
+): Unbatched<RawRow<"workflow_definition_refs">> {
+  return { repository: file.repository, path: file.path, commit_sha: file.commitSha, blob_sha: blobSha, payload, _extracted_at: extractedAt };
 }

@@ -33,6 +33,7 @@ import { emptyArtifactStats, extractRepoArtifacts, removeStaleDownloads, type Ar
 import { HttpCache } from "./pages.js";
 import { emptyDeploymentStats, extractRepoDeployments, type DeploymentStats } from "./deployments.js";
 import { createProgress, type ExtractStats, type Progress } from "./progress.js";
+import { emptyKnownWorkflowDefinitions, emptyWorkflowDefinitionStats, extractWorkflowDefinitions, WorkflowFilePlan, type WorkflowDefinitionStats } from "./workflow-definitions.js";
 import { dayWindows, isoSecond, windowOf } from "./windows.js";
 import type { Logger } from "../log/logger.js";
 import type { Manifest } from "../schemas/manifest.js";
@@ -55,6 +56,8 @@ export interface ExtractResult {
   packagesSkippedReason: string | null;
   /** With --test-artifacts: artifacts listed, selected, skipped as known, expired, downloaded, parsed, quarantined. */
   artifacts?: ArtifactStats | null;
+  /** Workflow files read per (path, commit) and parsed (extract/workflow-definitions.ts); null with --no-workflow-definitions. */
+  workflowDefinitions?: WorkflowDefinitionStats | null;
   /** Deployments, statuses and compares (extract/deployments.ts); null with --no-deployments. */
   deployments?: DeploymentStats | null;
 }
@@ -218,12 +221,15 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
   let known: Map<number, KnownRun>;
   // Artifacts stay known even with --refetch: a download is never repeated (extract/artifacts.ts).
   let knownArtifacts = new Set<number>();
+  let knownDefinitions = emptyKnownWorkflowDefinitions();
   let knownCompares = new Set<string>();
   try {
     // Compares stay known even with --refetch: the commits between two SHAs never change.
     if (config.deployments && repositories.size > 0 && state.knownCompares) knownCompares = await state.knownCompares([...repositories]);
     known = config.refetch || repositories.size === 0 ? new Map() : await state.knownRuns([...repositories], window.from);
     if (config.testArtifacts.length > 0 && repositories.size > 0 && state.knownArtifacts) knownArtifacts = await state.knownArtifacts([...repositories], window.from);
+    // Workflow files stay known even with --refetch: a commit's file never changes (extract/workflow-definitions.ts).
+    if (config.workflowDefinitions && repositories.size > 0 && state.knownWorkflowDefinitions) knownDefinitions = await state.knownWorkflowDefinitions([...repositories], window.from);
   } finally {
     state.close?.();
   }
@@ -244,6 +250,9 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
   const deployments: DeploymentStats = emptyDeploymentStats();
   /** Completed runs fetched by this extract, per repository, with their attempts' start times: their artifacts are read after the details. */
   const artifactRuns = new Map<string, Map<number, AttemptStart[]>>();
+  /** The workflow files the fetched runs used (read after the runs, below). */
+  const workflowFiles = new WorkflowFilePlan();
+  const definitions = emptyWorkflowDefinitionStats();
   const seenRuns = new Set<number>();
   const onRun = (fullName: string, r: ReturnType<typeof repoRef>) => async (run: ApiRun): Promise<void> => {
     if (typeof run?.id !== "number") {
@@ -262,6 +271,7 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     const listedAt = new Date().toISOString();
     enqueue(async () => {
       const detail = await extractRunDetail(octokit, writer, r, run, listedAt);
+      if (config.workflowDefinitions) workflowFiles.addRun(fullName, run);
       // Artifacts of completed runs only: a run still going may upload more, and it will be fetched
       // again once it completes (its status changes), when the ones already read are known.
       if (config.testArtifacts.length > 0 && run.status === "completed") {
@@ -340,6 +350,13 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
       enqueue(() => extractRepoArtifacts(octokit, writer, repoRef(fullName), runs, { globs: config.testArtifacts, stagingDir: config.stagingDir, extractId, known: knownArtifacts, stats: artifacts }, enqueue));
     await detailQueue.onIdle();
   }
+  // Then the workflow files those runs used, each (path, commit) once, within the rate limit reserve.
+  if (failures.length === 0 && config.workflowDefinitions) {
+    const maxContentBytes = Math.floor(config.maxRecordBytes / 2);
+    extractWorkflowDefinitions(octokit, writer, workflowFiles, { known: knownDefinitions, reserve: config.workflowDefinitionsReserve, usage, stats: definitions, maxContentBytes }, enqueue, log);
+    await detailQueue.onIdle();
+    log.info("workflow files read", { ...definitions });
+  }
   tick();
   progress.stop(stats);
   if (failures.length > 0) return fail(failures[0]);
@@ -392,10 +409,11 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     ...(packagesSkipped.length ? { packages_skipped: packagesSkipped } : {}),
     ...(config.testArtifacts.length > 0 ? { artifacts } : {}),
     ...(config.deployments ? { deployments } : {}),
+    ...(config.workflowDefinitions ? { workflow_definitions: definitions } : {}),
     duration_ms: durationMs,
   });
   const auth = usage.auth ? { requests: usage.auth.requests, tokensMinted: usage.auth.tokensMinted, installations: usage.auth.installations } : null;
-  const result = { manifest, manifestPath: path, stats, durationMs, auth, artifacts: config.testArtifacts.length > 0 ? artifacts : null, deployments: config.deployments ? deployments : null, packagesSkipped: [...config.orgs, ...config.users].filter((login) => packagesSkipped.includes(login)), packagesSkippedReason };
+  const result = { manifest, manifestPath: path, stats, durationMs, auth, artifacts: config.testArtifacts.length > 0 ? artifacts : null, workflowDefinitions: config.workflowDefinitions ? definitions : null, deployments: config.deployments ? deployments : null, packagesSkipped: [...config.orgs, ...config.users].filter((login) => packagesSkipped.includes(login)), packagesSkippedReason };
   if (overLimit(config, manifest.quarantined, writer.seen)) {
     const limit = config.maxQuarantined.kind === "count" ? String(config.maxQuarantined.value) : `${config.maxQuarantined.value * 100}%`;
     throw new QuarantineThresholdError(result, limit);

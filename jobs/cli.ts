@@ -5,7 +5,8 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { readFileSync } from "node:fs";
 import { createLogger, LogLevelError, parseLogLevel, type Level, type Logger } from "../log/logger.js";
-import { ConfigError, type ExtractConfigInput } from "../extract/config.js";
+import { ConfigError, DEFAULT_WORKFLOW_DEFINITIONS_RESERVE, type ExtractConfigInput } from "../extract/config.js";
+import { workflowDefinitionsLine } from "../extract/workflow-definitions.js";
 import { artifactsLine, packagesSkippedLine, runExtract } from "../extract/run.js";
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
@@ -69,6 +70,8 @@ interface ScopeFlags {
   concurrency: number;
   packages: boolean;
   deployments: boolean;
+  workflowDefinitions: boolean;
+  workflowDefinitionsReserve: number;
   lookbackDays: number;
   maxQuarantined: string;
   maxRecordBytes: number;
@@ -111,6 +114,8 @@ function extractInput(flags: ScopeFlags, target: Target): ExtractConfigInput {
     concurrency: flags.concurrency,
     packages: flags.packages,
     deployments: flags.deployments,
+    workflowDefinitions: flags.workflowDefinitions,
+    workflowDefinitionsReserve: flags.workflowDefinitionsReserve,
     testArtifacts: flags.testArtifacts,
   };
 }
@@ -132,6 +137,8 @@ function scopeOptions(cmd: Command): Command {
     .option("--concurrency <n>", "concurrent GitHub requests", integer("--concurrency"), defaults.concurrency)
     .option("--no-packages", "skip GitHub Packages")
     .option("--no-deployments", "skip deployments, their statuses and compare commits (DORA; on by default: one list page per 100 deployments, one statuses request per deployment, at most one compare per new pair of consecutive deployed SHAs)")
+    .option("--no-workflow-definitions", "skip reading the runs' workflow files (on by default, for the job graph: one contents request per new (workflow path, commit), two for a file over 1 MB; each (path, commit) read once in the warehouse's life)")
+    .option("--workflow-definitions-reserve <n>", "read workflow files only while the primary rate limit left stays above this many requests; the rest wait for a later extract", integer("--workflow-definitions-reserve"), DEFAULT_WORKFLOW_DEFINITIONS_RESERVE)
     .option(
       "--test-artifacts <globs>",
       "read JUnit and coverage XML (Cobertura, JaCoCo) from the artifacts of completed runs whose name matches one of these comma-separated globs, e.g. 'junit*,test-results*,coverage*' (off by default; the token needs Actions: read, as for runs; see extract/artifacts.ts for limits and outcomes)",
@@ -192,6 +199,8 @@ export function buildProgram(log: Logger): Command {
       if (skipped) console.log(skipped);
       const artifacts = artifactsLine(result);
       if (artifacts) console.log(artifacts);
+      const workflowFiles = workflowDefinitionsLine(result.workflowDefinitions);
+      if (workflowFiles) console.log(workflowFiles);
     });
 
   warehouseOptions(program.command("load").description("load every staged batch not loaded yet (idempotent)"))
@@ -256,6 +265,8 @@ export function buildProgram(log: Logger): Command {
       if (skipped) console.log(skipped);
       const artifacts = artifactsLine(result.extract);
       if (artifacts) console.log(artifacts);
+      const workflowFiles = workflowDefinitionsLine(result.extract.workflowDefinitions);
+      if (workflowFiles) console.log(workflowFiles);
       if (alerts && alertRules) reportPipelineAlerts(alertRules.path, alerts);
     });
 

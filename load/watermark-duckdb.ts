@@ -6,6 +6,7 @@ import { ensureBookkeeping, extractsTable, httpCacheTable } from "./duckdb-load.
 import { datasets } from "./datasets.js";
 import { emptyExtractState, type ExtractState, type KnownRun } from "./watermark.js";
 import type { HttpCacheEntry } from "../schemas/manifest.js";
+import { blobKey, emptyKnownWorkflowDefinitions, refKey, WORKFLOW_DIR } from "../extract/workflow-definitions.js";
 import { compareKey } from "../extract/deployments.js";
 
 const loadsTable = `"${datasets.raw}"."_loads"`;
@@ -88,6 +89,46 @@ export function duckDbExtractState(path: string): ExtractState {
              AND _batch_id IN (SELECT l.batch_id FROM ${loadsTable} l JOIN ${extractsTable} e USING (extract_id))`,
         );
         return new Set(reader.getRowObjectsJS().map((r) => compareKey(String(r.repository), String(r.base_sha), String(r.head_sha))));
+      }),
+    knownWorkflowDefinitions: (repositories, createdFrom) =>
+      withWarehouse(path, async (c) => {
+        const known = emptyKnownWorkflowDefinitions();
+        if (repositories.length === 0) return known;
+        const tables = await c.runAndReadAll(`SELECT table_name FROM duckdb_tables() WHERE schema_name = $1`, [datasets.raw]);
+        const has = new Set(tables.getRowObjectsJS().map((r) => String(r.table_name)));
+        if (!has.has("workflow_runs")) return known;
+        const loaded = `_batch_id IN (SELECT l.batch_id FROM ${loadsTable} l JOIN ${extractsTable} e USING (extract_id))`;
+        const repos = `repository IN (SELECT UNNEST(${list(repositories)}))`;
+        if (has.has("workflow_definitions")) {
+          const blobs = await c.runAndReadAll(`SELECT DISTINCT repository, path, blob_sha FROM ${rawTableRef("workflow_definitions")} WHERE ${loaded}`);
+          for (const r of blobs.getRowObjectsJS()) known.blobs.add(blobKey(String(r.repository), String(r.path), String(r.blob_sha)));
+        }
+        const refs = rawTableRef("workflow_definition_refs");
+        if (has.has("workflow_definition_refs")) {
+          // Files read recently, and any read at a commit the window's runs ran on (an old commit run again).
+          const rows = await c.runAndReadAll(
+            `SELECT DISTINCT repository, path, commit_sha FROM ${refs}
+             WHERE ${loaded}
+               AND (_extracted_at >= $1::TIMESTAMPTZ
+                    OR commit_sha IN (SELECT head_sha FROM ${rawTableRef("workflow_runs")} WHERE ${repos} AND created_at >= $1::TIMESTAMPTZ))`,
+            [createdFrom.toISOString()],
+          );
+          for (const r of rows.getRowObjectsJS()) known.refs.add(refKey(String(r.repository), String(r.path), String(r.commit_sha)));
+        }
+        // The backlog: runs of the window (fully loaded) whose file at their commit was never read.
+        const missing = has.has("workflow_definition_refs")
+          ? `AND NOT EXISTS (SELECT 1 FROM ${refs} d WHERE d.repository = r.repository AND d.path = r.workflow_path AND d.commit_sha = r.head_sha AND d.${loaded})`
+          : "";
+        const pending = await c.runAndReadAll(
+          `SELECT repository, workflow_path AS path, head_sha AS commit_sha, epoch_ms(MAX(created_at)) AS created_ms
+           FROM ${rawTableRef("workflow_runs")} r
+           WHERE r.${repos} AND r.created_at >= $1::TIMESTAMPTZ AND starts_with(r.workflow_path, $2) AND r.${loaded} ${missing}
+           GROUP BY 1, 2, 3`,
+          [createdFrom.toISOString(), WORKFLOW_DIR],
+        );
+        for (const r of pending.getRowObjectsJS())
+          known.pending.push({ repository: String(r.repository), path: String(r.path), commitSha: String(r.commit_sha), createdAt: Number(r.created_ms) });
+        return known;
       }),
     httpCache: () =>
       withWarehouse(path, async (c) => {

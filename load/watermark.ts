@@ -5,6 +5,7 @@
  * before that point simply makes the next extract do the work again.
  */
 import type { HttpCacheEntry } from "../schemas/manifest.js";
+import type { KnownWorkflowDefinitions } from "../extract/workflow-definitions.js";
 
 /** The warehouse's copy of a run's latest attempt. */
 export interface KnownRun {
@@ -31,6 +32,12 @@ export interface ExtractState {
    * Optional: a state without it knows no pair.
    */
   knownCompares?(repositories: string[]): Promise<Set<string>>;
+  /**
+   * Workflow files read already (`workflow_definition_refs` keys: recent ones, and those of the window's
+   * commits), blobs parsed already (`workflow_definitions`), and the window's runs whose file was never
+   * read (extract/workflow-definitions.ts). Optional: a state without it knows none.
+   */
+  knownWorkflowDefinitions?(repositories: string[], createdFrom: Date): Promise<KnownWorkflowDefinitions>;
   /** The ETag of every list page whose content is in the warehouse, by URL. */
   httpCache(): Promise<Map<string, HttpCacheEntry>>;
   /** Releases the connection; the extractor calls it once it has read what it needs. */

@@ -56,6 +56,14 @@ export interface DatasetOptions {
    * organisation-scale benchmarks (hundreds of repositories). Default 0: the dataset is unchanged.
    */
   extraRepos?: number;
+  /**
+   * Adds `acme/platform` (simulator/workflow-files.ts renders its files): a CI calling a reusable
+   * workflow, whose job graph changes between two file versions; a Publish workflow triggered by
+   * `on: workflow_run` of CI (on CI's head SHA); a Docs workflow whose file is invalid (its runs fail
+   * with no jobs, as on GitHub); a generated workflow file over 1 MB; and a default-setup CodeQL run
+   * whose path is not a file (`dynamic/...`). Default false: the default dataset is unchanged.
+   */
+  workflowGraph?: boolean;
 }
 
 /** An account: the org, the user and every actor. */
@@ -110,7 +118,28 @@ export interface SimWorkflow {
   updated_at: string;
   /** Events that trigger it. */
   events: string[];
+  /** The jobs of the newest file version. */
   jobs: SimJobTemplate[];
+  /**
+   * File versions whose jobs differ, oldest first: a run uses the last version whose `from` is at or
+   * before its creation. Absent: one job graph for every run.
+   */
+  versions?: { from: string; jobs: SimJobTemplate[] }[];
+}
+
+/** The job templates a run of this workflow created at `createdAt` executes (its file version's). */
+export function jobsAt(w: SimWorkflow, createdAt: string): SimJobTemplate[] {
+  let jobs = w.jobs;
+  for (const v of w.versions ?? []) if (v.from <= createdAt) jobs = v.jobs;
+  return jobs;
+}
+
+/**
+ * Whether the executed job `name` is (an execution of) the job `need` names: itself, a matrix leg
+ * `need (...)`, or a job of the reusable workflow it calls, `need / ...` (GitHub's display names).
+ */
+export function executes(name: string, need: string): boolean {
+  return name === need || name.startsWith(`${need} (`) || name.startsWith(`${need} / `);
 }
 
 export type RunConclusion = "success" | "failure" | "cancelled" | "timed_out";
@@ -309,7 +338,8 @@ interface RepoSpec {
   weight: number;
   language: string;
   description: string;
-  workflows: { name: string; file: string; events: string[]; jobs: SimJobTemplate[] }[];
+  /** `file` is under .github/workflows/ unless it starts with `dynamic/` (GitHub's default setups: not a file). */
+  workflows: { name: string; file: string; events: string[]; jobs: SimJobTemplate[]; versions?: { fromDaysBeforeAnchor: number; jobs: SimJobTemplate[] }[] }[];
 }
 
 function extraRepoSpecs(n: number): RepoSpec[] {
@@ -317,6 +347,38 @@ function extraRepoSpecs(n: number): RepoSpec[] {
     name: `svc-${String(k + 1).padStart(3, "0")}`, owner: "acme", weight: 0.5, language: "Go", description: "Internal service",
     workflows: [{ name: "CI", file: "ci.yml", events: ["push", "pull_request"], jobs: ciJobs([["ubuntu-latest", 20]]) }],
   }));
+}
+
+/** `acme/platform` (option `workflowGraph`): see DatasetOptions.workflowGraph. */
+function platformSpec(): RepoSpec {
+  const lint: SimJobTemplate = { name: "lint", runner: "ubuntu-latest", needs: [], steps: [...STD_STEPS, "Run lint"], duration: [20, 90] };
+  const tests = (duration: [number, number]): SimJobTemplate[] =>
+    [20, 22].map((node): SimJobTemplate => ({ name: `test (ubuntu-latest, ${node})`, runner: "ubuntu-latest", needs: [], steps: [...STD_STEPS, "Run tests"], duration }));
+  // "build" calls .github/workflows/reusable-build.yml: its jobs run as "build / <job>".
+  const build: SimJobTemplate[] = [
+    { name: "build / compile", runner: "ubuntu-latest", needs: ["lint"], steps: [...STD_STEPS, "Compile"], duration: [120, 400] },
+    { name: "build / package", runner: "ubuntu-22.04", needs: ["build / compile"], steps: ["Run actions/checkout@v4", "Package"], duration: [300, 700] },
+  ];
+  const verify = (needs: string[]): SimJobTemplate => ({ name: "verify", runner: "ubuntu-latest", needs, steps: ["Run actions/checkout@v4", "Smoke test"], duration: [30, 90] });
+  const v1 = [lint, ...tests([100, 400]), ...build, verify(["build"])];
+  const v2 = [lint, ...tests([1300, 2000]), ...build, verify(["build", "test"])];
+  return {
+    name: "platform", owner: "acme", weight: 0.25, language: "TypeScript", description: "Shared build platform",
+    workflows: [
+      { name: "CI", file: "ci.yml", events: ["push", "pull_request"], jobs: v2, versions: [{ fromDaysBeforeAnchor: 1000, jobs: v1 }, { fromDaysBeforeAnchor: 6, jobs: v2 }] },
+      { name: "Publish", file: "publish.yml", events: ["workflow_run"], jobs: [
+        { name: "publish", runner: "ubuntu-latest", needs: [], steps: ["Run actions/checkout@v4", "Publish package"], duration: [40, 200] },
+      ] },
+      // Its file is invalid (simulator/workflow-files.ts): GitHub fails such runs without creating a job.
+      { name: "Docs", file: "docs.yml", events: ["push"], jobs: [] },
+      { name: "Generated matrix", file: "generated.yml", events: ["workflow_dispatch"], jobs: [1, 2, 3].map((i): SimJobTemplate => ({
+        name: `check (shard ${i}/3)`, runner: "ubuntu-latest", needs: [], steps: ["Run actions/checkout@v4", "Check"], duration: [60, 300],
+      })) },
+      { name: "CodeQL", file: "dynamic/github-code-scanning/codeql", events: ["push"], jobs: [
+        { name: "Analyze (javascript-typescript)", runner: "ubuntu-latest", needs: [], steps: ["Run actions/checkout@v4", "Perform CodeQL Analysis"], duration: [90, 400] },
+      ] },
+    ],
+  };
 }
 
 function repoSpecs(bigRunJobs: number): RepoSpec[] {
@@ -425,6 +487,8 @@ interface PlannedRun {
   minQueue: number;
   minDuration: number;
   role?: keyof Dataset["special"];
+  /** Runs on the head SHA of this planned run (a `workflow_run` trigger runs on the triggering run's commit). */
+  shaOf?: PlannedRun;
 }
 
 const SLUGS = ["login-flow", "cache-layer", "retry-logic", "billing", "dark-mode", "search", "perf-tuning", "docs", "metrics", "auth-v2", "export-csv", "rate-limits"];
@@ -448,6 +512,7 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     bigRunJobs: Math.max(3, options.bigRunJobs ?? 130),
     bigPackageVersions: options.bigPackageVersions ?? 130,
     extraRepos: Math.max(0, options.extraRepos ?? 0),
+    workflowGraph: options.workflowGraph ?? false,
   };
   const seed = String(opts.seed);
   const anchorSec = toSec(opts.anchor);
@@ -457,7 +522,7 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
   const rng = seedrandom.alea(`${seed}|dataset`);
 
   // repos and workflows
-  const specs = [...repoSpecs(opts.bigRunJobs), ...extraRepoSpecs(opts.extraRepos)];
+  const specs = [...repoSpecs(opts.bigRunJobs), ...(opts.workflowGraph ? [platformSpec()] : []), ...extraRepoSpecs(opts.extraRepos)];
   const repos: SimRepo[] = [];
   const workflows: SimWorkflow[] = [];
   const repoWeights = new Map<string, number>();
@@ -473,8 +538,9 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     repoWeights.set(repo.full_name, s.weight);
     s.workflows.forEach((w, j) => {
       workflows.push({
-        id: 60_000_000 + i * 100 + j, repo: repo.full_name, name: w.name, path: `.github/workflows/${w.file}`, state: "active",
+        id: 60_000_000 + i * 100 + j, repo: repo.full_name, name: w.name, path: w.file.startsWith("dynamic/") ? w.file : `.github/workflows/${w.file}`, state: "active",
         created_at: iso(created + (j + 1) * 86_400), updated_at: iso(anchorSec - (20 + j) * DAY), events: w.events, jobs: w.jobs,
+        ...(w.versions ? { versions: w.versions.map((v) => ({ from: iso(anchorDay - v.fromDaysBeforeAnchor * DAY), jobs: v.jobs })) } : {}),
       });
     });
   });
@@ -583,6 +649,8 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
   special({ role: "midnightRunId", created: anchorDay - 2 * DAY - 14 * 60, repo: api, workflow: wfOf("acme/api", "Nightly"), event: "schedule", branch: "main", actor: alice, outcome: "success", minDuration: 1500 });
   special({ role: "stuckQueuedRunId", created: anchorSec - 5 * 3600, repo: repoOf("acme/ml-platform"), workflow: wfOf("acme/ml-platform", "Train"), event: "workflow_dispatch", branch: "main", actor: alice, outcome: "success", minQueue: 0 });
 
+  if (opts.workflowGraph) planPlatformRuns(planned, repoOf("acme/platform"), wfOf, anchorDay, anchorSec, alice);
+
   planned.sort((a, b) => a.created - b.created);
 
   // materialise runs: ids in creation order, run numbers per workflow
@@ -594,11 +662,14 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     special: specialIds as Dataset["special"],
   };
   let prNumber = 100;
+  const shaOfPlanned = new Map<PlannedRun, string>();
   planned.forEach((p, seq) => {
     const id = RUN_ID_BASE + seq * 7 + (seq % 5);
     const runNumber = (runNumbers.get(p.workflow.id) ?? 0) + 1;
     runNumbers.set(p.workflow.id, runNumber);
-    const sha = hex(rng, 40);
+    const fresh = hex(rng, 40);
+    const sha = (p.shaOf && shaOfPlanned.get(p.shaOf)) ?? fresh;
+    shaOfPlanned.set(p, sha);
     const isPr = p.event === "pull_request";
     const message = p.actor.type === "Bot" ? `Bump ${p.branch.split("/").pop() ?? "deps"}` : `${pick(rng, ["Fix", "Add", "Refactor", "Update", "Tune"])} ${pick(rng, SLUGS).replace("-", " ")}`;
     const pr: SimPullRequestRef[] = isPr
@@ -637,6 +708,23 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
   return ds;
 }
 
+/**
+ * The runs of `acme/platform` beyond its normal traffic: a Publish run (`workflow_run`, on CI's commit)
+ * 20 minutes after every CI push to main, and explicit runs of the Docs (invalid file), generated and
+ * CodeQL workflows so each has runs whatever the traffic.
+ */
+function planPlatformRuns(planned: PlannedRun[], repo: SimRepo, wfOf: (repo: string, name: string) => SimWorkflow, anchorDay: number, anchorSec: number, actor: SimAccount): void {
+  const ci = wfOf(repo.full_name, "CI");
+  const publish = wfOf(repo.full_name, "Publish");
+  for (const p of planned.filter((x) => x.workflow === ci && x.event === "push" && x.branch === "main")) {
+    const created = p.created + 1200;
+    if (created < anchorSec - 1800) planned.push({ created, repo, workflow: publish, event: "workflow_run", branch: "main", actor: p.actor, outcome: "success", reruns: [], minQueue: 0, minDuration: 0, shaOf: p });
+  }
+  const explicit: [string, string, number][] = [["Docs", "push", 9], ["Docs", "push", 2], ["Generated matrix", "workflow_dispatch", 8], ["Generated matrix", "workflow_dispatch", 3], ["CodeQL", "push", 4]];
+  for (const [name, event, days] of explicit)
+    planned.push({ created: anchorDay - days * DAY + 11 * 3600, repo, workflow: wfOf(repo.full_name, name), event, branch: "main", actor, outcome: "success", reruns: [], minQueue: 0, minDuration: 0 });
+}
+
 /** Fills status, conclusion and updated_at of an attempt from its (deterministic) jobs. */
 function settleAttempt(ds: Dataset, run: SimRun, attempt: SimRunAttempt): void {
   const prevJobs: SimJob[][] = [];
@@ -649,6 +737,13 @@ function settleAttempt(ds: Dataset, run: SimRun, attempt: SimRunAttempt): void {
   const jobs = buildAttemptJobs(ds, run, attempt, prevJobs[prevJobs.length - 1] ?? [], idOffset);
   const observed = toSec(attempt.observed_at);
   const start = toSec(attempt.run_started_at);
+  if (jobsPlan(ds, run, attempt, prevJobs[prevJobs.length - 1] ?? []).length === 0) {
+    // A workflow file GitHub cannot parse: the run fails at once, without a job.
+    attempt.status = "completed";
+    attempt.conclusion = "failure";
+    attempt.updated_at = iso(Math.min(start + 2, Math.max(observed, start)));
+    return;
+  }
   const allDone = jobs.length > 0 && jobs.every((j) => j.status === "completed") && jobs.length === expectedJobCount(ds, run, attempt, prevJobs[prevJobs.length - 1] ?? []);
   if (allDone) {
     attempt.status = "completed";
@@ -671,7 +766,7 @@ function expectedJobCount(ds: Dataset, run: SimRun, attempt: SimRunAttempt, prev
   return jobsPlan(ds, run, attempt, prev).length;
 }
 
-function workflowOf(ds: Dataset, run: SimRun): SimWorkflow {
+export function workflowOf(ds: Dataset, run: SimRun): SimWorkflow {
   const w = ds.workflows.find((x) => x.id === run.workflow_id);
   if (!w) throw new Error(`no workflow ${run.workflow_id}`);
   return w;
@@ -679,7 +774,7 @@ function workflowOf(ds: Dataset, run: SimRun): SimWorkflow {
 
 /** Templates run in this attempt (all, or the failed ones and their dependents). */
 function jobsPlan(ds: Dataset, run: SimRun, attempt: SimRunAttempt, prev: SimJob[]): SimJobTemplate[] {
-  const all = workflowOf(ds, run).jobs;
+  const all = jobsAt(workflowOf(ds, run), run.created_at);
   if (attempt.rerun_mode === "all" || prev.length === 0) return all;
   const bad = new Set(prev.filter((j) => j.conclusion === "failure" || j.conclusion === "cancelled" || j.conclusion === "timed_out").map((j) => j.name));
   if (bad.size === 0) return all;
@@ -688,7 +783,7 @@ function jobsPlan(ds: Dataset, run: SimRun, attempt: SimRunAttempt, prev: SimJob
   while (changed) {
     changed = false;
     for (const t of all) {
-      if (!bad.has(t.name) && t.needs.some((n) => bad.has(n) || [...bad].some((b) => b.startsWith(`${n} (`)))) {
+      if (!bad.has(t.name) && t.needs.some((n) => bad.has(n) || [...bad].some((b) => executes(b, n)))) {
         bad.add(t.name);
         changed = true;
       }
@@ -718,7 +813,7 @@ function buildAttemptJobs(ds: Dataset, run: SimRun, attempt: SimRunAttempt, prev
   const done = new Map<string, Timed>();
   const out: Timed[] = [];
   for (const t of plan) {
-    const deps = t.needs.flatMap((n) => plan.filter((x) => x.name === n || x.name.startsWith(`${n} (`)).map((x) => done.get(x.name)).filter((x): x is Timed => x !== undefined));
+    const deps = t.needs.flatMap((n) => plan.filter((x) => executes(x.name, n)).map((x) => done.get(x.name)).filter((x): x is Timed => x !== undefined));
     const depEnd = deps.length ? Math.max(...deps.map((d) => d.ended)) : start;
     const created = depEnd + int(rng, 1, 4);
     const depFailed = deps.some((d) => d.conclusion !== "success");
@@ -892,7 +987,7 @@ export function rerunRun(ds: Dataset, runId: number, opts: { failedOnly?: boolea
   const base = Math.max(toSec(ds.anchor), toSec(prev.updated_at));
   const startAt = opts.at ? toSec(opts.at) : base + 60;
   const used = allJobsOf(ds, run).reduce((n, js) => n + js.length, 0);
-  if (used + workflowOf(ds, run).jobs.length > JOB_ID_BLOCK) throw new Error(`run ${runId} has no job ids left for another attempt`);
+  if (used + jobsAt(workflowOf(ds, run), run.created_at).length > JOB_ID_BLOCK) throw new Error(`run ${runId} has no job ids left for another attempt`);
   const a: SimRunAttempt = {
     run_attempt: prev.run_attempt + 1, status: "queued", conclusion: null, created_at: run.created_at, run_started_at: iso(startAt), updated_at: iso(startAt),
     actor: prev.actor, triggering_actor: opts.actor ?? "alice", rerun_mode: opts.failedOnly ? "failed" : "all", planned_outcome: opts.outcome ?? "success",

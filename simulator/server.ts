@@ -24,6 +24,7 @@ import type { FaultAction } from "./faults.js";
 import { HookStore, type HookDelivery, type HooksOptions, type PushOptions, type PushResult, type RedeliveryRequest, type SimHook } from "./hooks.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { deploymentRoutes } from "./deployments.js";
+import { ContentsLog, contentsReply, referencedWorkflows } from "./workflow-files.js";
 import { approximateSize, artifactsOfRun, artifactZip, artifactZipStream, DownloadSigner, findArtifact, type ArtifactOptions, type SimArtifact } from "./artifacts.js";
 import {
   addRunToDataset, allJobsOf, findRun, latestAttempt, rerunRun, toSec,
@@ -52,6 +53,8 @@ export interface RequestContext {
 export interface Reply {
   status: number;
   body?: unknown;
+  /** Sent as is instead of the JSON of `body` (a raw media type; set content-type in `headers`). */
+  raw?: Buffer;
   headers?: Record<string, string>;
 }
 /** Hook for fault injection: a Reply short-circuits, a FaultAction alters the answer, undefined proceeds. */
@@ -137,6 +140,8 @@ export interface Simulator {
   downloadUrl: string;
   /** Every request the download host received, in order. */
   artifactDownloads(): ArtifactDownload[];
+  /** Workflow file contents requests per `repo|path|ref`, by media type (simulator/workflow-files.ts). */
+  contentsRequests(): Map<string, { json: number; raw: number }>;
 }
 
 const DOCS = "https://docs.github.com/rest";
@@ -365,7 +370,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         head: { ref: p.head_ref, sha: p.head_sha, repo: { id: repo.id, url: r, name: repo.name } },
         base: { ref: p.base_ref, sha: p.base_sha, repo: { id: repo.id, url: r, name: repo.name } },
       })),
-      created_at: run.created_at, updated_at: a.updated_at, actor: userJson(a.actor), run_attempt: a.run_attempt, referenced_workflows: [],
+      created_at: run.created_at, updated_at: a.updated_at, actor: userJson(a.actor), run_attempt: a.run_attempt, referenced_workflows: referencedWorkflows(ds, run),
       run_started_at: a.run_started_at, triggering_actor: userJson(a.triggering_actor), jobs_url: `${u}/jobs`, logs_url: `${u}/logs`,
       check_suite_url: `${r}/check-suites/${checkSuite}`, artifacts_url: `${u}/artifacts`, cancel_url: `${u}/cancel`, rerun_url: `${u}/rerun`,
       previous_attempt_url: a.run_attempt > 1 ? `${u}/attempts/${a.run_attempt - 1}` : null, workflow_url: `${r}/actions/workflows/${run.workflow_id}`,
@@ -594,6 +599,16 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   add("GET", "/repos/{owner}/{repo}", (p) => {
     const ix = repoIx(p);
     return ix ? { status: 200, body: repoJson(ix.repo, "full") } : notFound();
+  });
+  // Workflow file contents per commit (simulator/workflow-files.ts); `{path}` spans slashes, so its own pattern.
+  const contentsLog = new ContentsLog();
+  routes.push({
+    method: "GET", pattern: "/repos/{owner}/{repo}/contents/{path}", re: /^\/repos\/([^/]+)\/([^/]+)\/contents\/(.+?)\/?$/, keys: ["owner", "repo", "path"],
+    handler: (p, q, ctx) => {
+      const ix = repoIx(p);
+      if (!ix) return notFound();
+      return contentsReply(ds, contentsLog, { repo: ix.repo.full_name, path: p.path ?? "", ref: q.get("ref"), accept: ctx.headers.accept, apiBase: base, htmlBase });
+    },
   });
   add("GET", "/repos/{owner}/{repo}/actions/workflows", (p, _q, ctx) => {
     const ix = repoIx(p);
@@ -866,7 +881,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         if (action?.kind === "mutate" && reply.status === 200) reply = { ...reply, body: action.mutate(reply.body, ctx) };
       }
     }
-    const body = reply.body === undefined ? "" : JSON.stringify(reply.body);
+    const body = reply.raw ?? (reply.body === undefined ? "" : JSON.stringify(reply.body));
     const etag = `"${createHash("sha1").update(body).digest("hex")}"`;
     const inm = req.headers["if-none-match"];
     const notModified = reply.status === 200 && typeof inm === "string" && inm.split(",").some((t) => t.trim().replace(/^W\//, "") === etag);
@@ -970,9 +985,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     },
     downloadUrl: downloadBase,
     artifactDownloads: () => downloads.map((d) => ({ ...d })),
+    contentsRequests: () => contentsLog.snapshot(),
     stats: () => ({ ...stats, byRoute: { ...stats.byRoute } }),
     resetStats: () => {
       stats = { requests: 0, notModified: 0, costly: 0, byRoute: {} };
+      contentsLog.reset();
     },
     rerun: (runId, opts) => rerunRun(ds, runId, opts),
     addRun: (opts) => {
