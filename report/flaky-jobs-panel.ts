@@ -16,7 +16,7 @@ const minute = (iso: string) => `${iso.slice(0, 16).replace("T", " ")} UTC`;
 
 export function renderFlakyJobsPanel(rows: FlakyJobRow[]): string {
   const note =
-    "A job is flaky in a run when an attempt of it failed (failure, timed out, startup failure) and a later attempt of the same run passed: same commit, so the re-run fixed nothing but luck. Each matrix leg is its own job. Wasted minutes are the billable minutes of those failed attempts (each job rounded up to the whole minute; self-hosted runners cost 0), priced at the rate table (includes/runner_rates.js). Flake rate: flaky runs / runs of the job, all history. The filters above do not apply here; the flaky_rate alert uses the same definition.";
+    "A job is flaky in a run when an attempt of it failed (failure, timed out, startup failure) and a later attempt of the same run passed: same commit, so the code did not change between the failure and the pass. Each matrix leg is its own job. Wasted minutes are the billable minutes of those failed attempts (each job rounded up to the whole minute; self-hosted runners cost 0), priced at the rate table (includes/runner_rates.js). Flake rate: flaky runs / runs of the job, all history. The filters above do not apply here; the flaky_rate alert uses the same definition.";
   const body =
     rows.length === 0
       ? `<p class="empty" id="flaky-jobs-none">No flaky jobs: no job failed and then passed on a re-run of the same run.</p>`
