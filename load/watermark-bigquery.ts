@@ -9,6 +9,7 @@
  * (https://cloud.google.com/bigquery/docs/running-queries#dry-run).
  */
 import { compareKey } from "../extract/deployments.js";
+import { blobKey, emptyKnownWorkflowDefinitions, refKey, WORKFLOW_DIR } from "../extract/workflow-definitions.js";
 import type { BigQuery, Query } from "@google-cloud/bigquery";
 import type { Logger } from "../log/logger.js";
 import type { HttpCacheEntry } from "../schemas/manifest.js";
@@ -53,6 +54,31 @@ FROM ${table("deployment_commits")}
 WHERE _extracted_at >= @horizon
   AND repository IN UNNEST(@repositories)
   AND SUBSTR(_batch_id, 1, ${EXTRACT_ID_LENGTH}) IN (SELECT extract_id FROM ${table("_extracts")} WHERE loaded_at >= @horizon)`,
+  // Workflow files (extract/workflow-definitions.ts): blobs parsed, (path, commit) read recently or at a
+  // commit of the window's runs, and the window's runs whose file was never read (the backlog).
+  knownWorkflowBlobs: `SELECT DISTINCT repository, path, blob_sha
+FROM ${table("workflow_definitions")}
+WHERE _extracted_at >= @horizon
+  AND SUBSTR(_batch_id, 1, ${EXTRACT_ID_LENGTH}) IN (SELECT extract_id FROM ${table("_extracts")} WHERE loaded_at >= @horizon)`,
+  knownWorkflowRefs: `SELECT DISTINCT repository, path, commit_sha
+FROM ${table("workflow_definition_refs")}
+WHERE _extracted_at >= @horizon
+  AND SUBSTR(_batch_id, 1, ${EXTRACT_ID_LENGTH}) IN (SELECT extract_id FROM ${table("_extracts")} WHERE loaded_at >= @horizon)
+  AND (_extracted_at >= @created_from
+       OR commit_sha IN (SELECT head_sha FROM ${table("workflow_runs")} WHERE created_at >= @created_from AND repository IN UNNEST(@repositories)))`,
+  pendingWorkflowFiles: `SELECT r.repository, r.workflow_path AS path, r.head_sha AS commit_sha, UNIX_MILLIS(MAX(r.created_at)) AS created_ms
+FROM ${table("workflow_runs")} r
+LEFT JOIN (
+  SELECT DISTINCT repository, path, commit_sha FROM ${table("workflow_definition_refs")}
+  WHERE _extracted_at >= @created_from
+    AND SUBSTR(_batch_id, 1, ${EXTRACT_ID_LENGTH}) IN (SELECT extract_id FROM ${table("_extracts")} WHERE loaded_at >= @created_from)
+) d ON d.repository = r.repository AND d.path = r.workflow_path AND d.commit_sha = r.head_sha
+WHERE r.created_at >= @created_from
+  AND r.repository IN UNNEST(@repositories)
+  AND STARTS_WITH(r.workflow_path, @workflow_dir)
+  AND SUBSTR(r._batch_id, 1, ${EXTRACT_ID_LENGTH}) IN (SELECT extract_id FROM ${table("_extracts")} WHERE loaded_at >= @created_from)
+  AND d.commit_sha IS NULL
+GROUP BY 1, 2, 3`,
   // BigQuery keeps every observation (append-only); the newest per URL counts.
   httpCache: `SELECT url, etag, next_url, total_count, keys
 FROM ${table("_http_cache")}
@@ -116,6 +142,26 @@ export function bigQueryExtractState(options: BigQueryStateOptions): ExtractStat
       const horizon = new Date(now().getTime() - WATERMARK_HORIZON_DAYS * DAY_MS);
       const rows = await run("knownCompares", { horizon, repositories });
       return new Set(rows.map((r) => compareKey(String(r.repository), String(r.base_sha), String(r.head_sha))));
+    },
+    knownWorkflowDefinitions: async (repositories, createdFrom) => {
+      const known = emptyKnownWorkflowDefinitions();
+      if (repositories.length === 0) return known;
+      const horizon = new Date(now().getTime() - WATERMARK_HORIZON_DAYS * DAY_MS);
+      // A warehouse bootstrapped before these tables existed holds none: nothing is known, every file is new.
+      const tableMissing = (e: unknown) => e instanceof Error && /Not found: Table/i.test(e.message);
+      let blobs: Record<string, unknown>[];
+      try {
+        blobs = await run("knownWorkflowBlobs", { horizon });
+      } catch (e) {
+        if (!tableMissing(e)) throw e;
+        log.info("workflow definition tables not in BigQuery yet (run bootstrap): every workflow file counts as new");
+        return known;
+      }
+      for (const r of blobs) known.blobs.add(blobKey(String(r.repository), String(r.path), String(r.blob_sha)));
+      for (const r of await run("knownWorkflowRefs", { horizon, created_from: createdFrom, repositories })) known.refs.add(refKey(String(r.repository), String(r.path), String(r.commit_sha)));
+      for (const r of await run("pendingWorkflowFiles", { created_from: createdFrom, repositories, workflow_dir: WORKFLOW_DIR }))
+        known.pending.push({ repository: String(r.repository), path: String(r.path), commitSha: String(r.commit_sha), createdAt: Number(r.created_ms) });
+      return known;
     },
     httpCache: async () => {
       const horizon = new Date(now().getTime() - HTTP_CACHE_HORIZON_DAYS * DAY_MS);

@@ -716,9 +716,14 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
 function planPlatformRuns(planned: PlannedRun[], repo: SimRepo, wfOf: (repo: string, name: string) => SimWorkflow, anchorDay: number, anchorSec: number, actor: SimAccount): void {
   const ci = wfOf(repo.full_name, "CI");
   const publish = wfOf(repo.full_name, "Publish");
-  for (const p of planned.filter((x) => x.workflow === ci && x.event === "push" && x.branch === "main")) {
-    const created = p.created + 1200;
-    if (created < anchorSec - 1800) planned.push({ created, repo, workflow: publish, event: "workflow_run", branch: "main", actor: p.actor, outcome: "success", reruns: [], minQueue: 0, minDuration: 0, shaOf: p });
+  for (const p of planned.filter((x) => x.workflow === ci && x.event === "push")) {
+    if (p.branch === "main") {
+      const created = p.created + 1200;
+      if (created < anchorSec - 1800) planned.push({ created, repo, workflow: publish, event: "workflow_run", branch: "main", actor: p.actor, outcome: "success", reruns: [], minQueue: 0, minDuration: 0, shaOf: p });
+    } else {
+      // A push to a branch with an open pull request runs CI twice on one commit: push and pull_request.
+      planned.push({ ...p, created: p.created + 3, event: "pull_request", reruns: [], role: undefined, shaOf: p });
+    }
   }
   const explicit: [string, string, number][] = [["Docs", "push", 9], ["Docs", "push", 2], ["Generated matrix", "workflow_dispatch", 8], ["Generated matrix", "workflow_dispatch", 3], ["CodeQL", "push", 4]];
   for (const [name, event, days] of explicit)

@@ -1,0 +1,230 @@
+/**
+ * Workflow definitions end to end at the raw level (issue 15): the simulator's workflow files per commit
+ * (simulator/workflow-files.ts: the YAML job graph of every file version, computed from the dataset, not
+ * by any parser) → extract → DuckDB load, compared with that ground truth; then incremental extracts that
+ * must not read any (path, commit) again.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateDataset, startSimulator, type Dataset, type Simulator } from "../simulator/index.js";
+import { CONTENTS_JSON_LIMIT, filesThatRan, workflowFileAt, type RanFile, type WorkflowFileVersion } from "../simulator/workflow-files.js";
+import { runExtract, type ExtractResult } from "../extract/run.js";
+import { loadIntoDuckDb } from "../load/duckdb-load.js";
+import { openDuckDb } from "../load/duckdb-connection.js";
+import { duckDbExtractState } from "../load/watermark-duckdb.js";
+import { createLogger } from "../log/logger.js";
+import type { Reply, RequestContext } from "../simulator/server.js";
+
+const ANCHOR = "2026-10-15T12:00:00Z";
+const SINCE = "2026-10-09";
+const GONE = { repo: "acme/web", path: ".github/workflows/ci.yml" };
+
+async function query(path: string, sql: string): Promise<Record<string, unknown>[]> {
+  const w = await openDuckDb(path);
+  try {
+    return (await w.connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+  } finally {
+    w.close();
+  }
+}
+
+/** What the parser should have found in a file version, from the simulator's YAML model. */
+function expectedJobs(v: WorkflowFileVersion) {
+  return v.jobs.map((j) => ({
+    job_id: j.id,
+    name: j.name,
+    needs: j.needs,
+    runs_on: j.runsOn,
+    environment: j.environment,
+    uses: j.uses,
+    matrix: j.matrix === null ? null : { include: j.matrix },
+    if: j.if,
+  }));
+}
+
+describe("workflow definitions: simulator ground truth in github_raw", () => {
+  let dir: string;
+  let ds: Dataset;
+  let sim: Simulator;
+  let duckdbPath: string;
+  let stagingDir: string;
+  let ran: RanFile[];
+  let first: ExtractResult;
+  let gone: RanFile;
+  const lines: { level: string; msg: string; [k: string]: unknown }[] = [];
+  const log = createLogger({ json: true, level: "info", write: (l) => lines.push(JSON.parse(l) as (typeof lines)[number]) });
+
+  const extractAndLoad = async (): Promise<ExtractResult> => {
+    const result = await runExtract(
+      { orgs: ["acme"], since: SINCE, apiUrl: sim.url, stagingDir, concurrency: 8, packages: false, deployments: false, now: new Date(Date.parse(ANCHOR) + 3600_000) },
+      { log, state: duckDbExtractState(duckdbPath) },
+    );
+    await loadIntoDuckDb({ stagingDir, duckdbPath, log: createLogger({ write: () => {} }) });
+    return result;
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "aw-wfdefs-"));
+    duckdbPath = join(dir, "warehouse.duckdb");
+    stagingDir = join(dir, "staging");
+    ds = generateDataset({ seed: "wfdefs", anchor: ANCHOR, days: 6, runsPerRepoPerDay: 4, busyDayRuns: 0, bigRunJobs: 6, bigPackageVersions: 3, workflowGraph: true });
+    ran = filesThatRan(ds, ds.runs.filter((r) => r.repo.startsWith("acme/") && r.created_at >= `${SINCE}T00:00:00Z`));
+    // One file GitHub answers 404 for at its commit (a file gone at that SHA), the way GitHub says it.
+    const candidate = ran.find((f) => f.repo === GONE.repo && f.path === GONE.path);
+    if (!candidate) throw new Error("no acme/web CI commit in the window");
+    gone = candidate;
+    const faults = (ctx: RequestContext): Reply | undefined =>
+      ctx.route === "GET /repos/{owner}/{repo}/contents/{path}" && ctx.query.get("ref") === gone.commitSha && decodeURIComponent(ctx.path).endsWith(gone.path)
+        ? { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest/repos/contents#get-repository-content", status: "404" } }
+        : undefined;
+    // A rate limit the whole first extract fits in: the reserve (a unit of its own below) is not what this tests.
+    sim = await startSimulator({ dataset: ds, rateLimit: 50_000, faults });
+    first = await extractAndLoad();
+  }, 240_000);
+
+  afterAll(async () => {
+    await sim?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("the dataset has what the graph needs: several runs on one commit, a reusable call, a workflow_run trigger, an invalid and a >1 MB file", () => {
+    const byKey = new Map<string, number>();
+    for (const r of ds.runs) byKey.set(`${r.repo}|${r.workflow_path}|${r.head_sha}`, (byKey.get(`${r.repo}|${r.workflow_path}|${r.head_sha}`) ?? 0) + 1);
+    expect(Math.max(...byKey.values())).toBeGreaterThanOrEqual(2);
+    const versions = ran.flatMap((f) => (f.version ? [f.version] : []));
+    expect(versions.some((v) => v.jobs.some((j) => j.uses?.startsWith("./.github/workflows/reusable-")))).toBe(true);
+    expect(versions.some((v) => v.triggers.includes("workflow_run") && v.workflowRunSources.includes("CI"))).toBe(true);
+    expect(versions.some((v) => !v.valid)).toBe(true);
+    expect(versions.some((v) => v.size > CONTENTS_JSON_LIMIT)).toBe(true);
+    // File versions change over time: some paths ran at several blobs, and most blobs at several commits.
+    const blobsPerPath = new Map<string, Set<string>>();
+    for (const v of versions) blobsPerPath.set(`${v.repo}|${v.path}`, (blobsPerPath.get(`${v.repo}|${v.path}`) ?? new Set()).add(v.blobSha));
+    expect([...blobsPerPath.values()].some((s) => s.size >= 2)).toBe(true);
+    expect(new Set(versions.map((v) => v.blobSha)).size).toBeLessThan(versions.length);
+  });
+
+  it("every file version that ran is in workflow_definitions exactly once, with the jobs, needs and edges of the simulator's YAML", async () => {
+    const truth = new Map<string, WorkflowFileVersion>();
+    for (const f of ran) if (f.version && f !== gone) truth.set(`${f.repo}|${f.path}|${f.version.blobSha}`, f.version);
+    // The 404'd commit's blob may still be known from another commit; count only what some commit reached.
+    const rows = await query(
+      duckdbPath,
+      `SELECT repository, path, blob_sha, size_bytes, workflow_name, valid, errors, triggers, workflow_run_sources, CAST(jobs AS VARCHAR) AS jobs, CAST(edges AS VARCHAR) AS edges
+         FROM github_raw.workflow_definitions`,
+    );
+    const keys = rows.map((r) => `${String(r.repository)}|${String(r.path)}|${String(r.blob_sha)}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(new Set(keys)).toEqual(new Set(truth.keys()));
+    for (const r of rows) {
+      const v = truth.get(`${String(r.repository)}|${String(r.path)}|${String(r.blob_sha)}`)!;
+      const where = `${v.repo} ${v.path} revision ${v.revision}`;
+      expect(r.valid, where).toBe(v.valid);
+      expect(Number(r.size_bytes), where).toBe(v.size);
+      expect(r.workflow_name, where).toBe(v.workflowName);
+      if (!v.valid) continue;
+      expect(JSON.parse(String(r.jobs)), where).toEqual({ jobs: expectedJobs(v) });
+      expect(JSON.parse(String(r.edges)), where).toEqual({ edges: v.edges });
+      expect(r.triggers, where).toEqual(v.triggers);
+      expect(r.workflow_run_sources, where).toEqual(v.workflowRunSources);
+    }
+  });
+
+  it("one refs row per (repository, path, commit) the runs used, naming the blob there (null where GitHub answered 404)", async () => {
+    const rows = await query(duckdbPath, `SELECT repository, path, commit_sha, blob_sha FROM github_raw.workflow_definition_refs`);
+    const got = new Map(rows.map((r) => [`${String(r.repository)}|${String(r.path)}|${String(r.commit_sha)}`, r.blob_sha === null ? null : String(r.blob_sha)]));
+    expect(got.size).toBe(rows.length);
+    const expected = new Map(ran.filter((f) => !f.path.startsWith("dynamic/")).map((f) => [`${f.repo}|${f.path}|${f.commitSha}`, f === gone ? null : (f.version?.blobSha ?? null)]));
+    expect(got).toEqual(expected);
+    expect(got.get(`${gone.repo}|${gone.path}|${gone.commitSha}`)).toBeNull();
+    expect(first.workflowDefinitions).toMatchObject({ notFound: 1, deferred: 0, forbidden: 0 });
+  });
+
+  it("reads each (path, commit) once, however many runs used it, and never a dynamic/ path", () => {
+    const requests = sim.contentsRequests();
+    expect([...requests.values()].every((c) => c.json === 1)).toBe(true);
+    // The 404 is answered by the fault hook, before the simulator's own count.
+    expect(requests.size).toBe(ran.filter((f) => !f.path.startsWith("dynamic/")).length - 1);
+    expect([...requests.keys()].some((k) => k.includes("|dynamic/"))).toBe(false);
+    expect(first.workflowDefinitions?.notFiles).toBeGreaterThan(0);
+    // Versions parsed once each: the rest of the reads were blobs already parsed.
+    const stats = first.workflowDefinitions!;
+    expect(stats.parsed).toBe(new Set(ran.flatMap((f) => (f.version && f !== gone ? [`${f.repo}|${f.path}|${f.version.blobSha}`] : []))).size);
+    expect(stats.fetched).toBe(requests.size + 1);
+  });
+
+  it("reads a file over 1 MB with the raw media type (its JSON has no content), and parses it", async () => {
+    const big = ran.filter((f) => f.version && f.version.size > CONTENTS_JSON_LIMIT);
+    expect(big.length).toBeGreaterThan(0);
+    const requests = sim.contentsRequests();
+    for (const f of big) expect(requests.get(`${f.repo}|${f.path}|${f.commitSha}`)).toEqual({ json: 1, raw: 1 });
+    expect([...requests.values()].filter((c) => c.raw > 0)).toHaveLength(big.length);
+    // The simulator answers as GitHub does: without the raw media type there is nothing to parse.
+    const plain = (await (await fetch(`${sim.url}/repos/${big[0]!.repo}/contents/${big[0]!.path}?ref=${big[0]!.commitSha}`)).json()) as { content: string; encoding: string; size: number };
+    expect(plain).toMatchObject({ content: "", encoding: "none" });
+    const [row] = await query(duckdbPath, `SELECT valid, size_bytes, content, CAST(jobs AS VARCHAR) AS jobs, CAST(payload AS VARCHAR) AS payload FROM github_raw.workflow_definitions WHERE blob_sha = '${big[0]!.version!.blobSha}'`);
+    expect(row?.valid).toBe(true);
+    expect(Number(row?.size_bytes)).toBe(big[0]!.version!.size);
+    expect(JSON.parse(String(row?.jobs))).toEqual({ jobs: expectedJobs(big[0]!.version!) });
+    // Too big for a row under --max-record-bytes: the text is left out, the parsed graph kept.
+    expect(row?.content).toBe("");
+    expect(JSON.parse(String(row?.payload))).toMatchObject({ content_omitted: true, sha: big[0]!.version!.blobSha });
+  });
+
+  it("quarantines the invalid file whole with the parser's message, keeps a valid = false row, warns and goes on", async () => {
+    const invalid = ran.find((f) => f.version && !f.version.valid)!.version!;
+    const [row] = await query(duckdbPath, `SELECT valid, errors, CAST(jobs AS VARCHAR) AS jobs FROM github_raw.workflow_definitions WHERE blob_sha = '${invalid.blobSha}'`);
+    expect(row?.valid).toBe(false);
+    const errors = row?.errors as string[];
+    expect(errors.join("\n")).toMatch(/Job 'deploy-docs' depends on unknown job 'biuld-docs'/);
+    expect(JSON.parse(String(row?.jobs))).toEqual({ jobs: [] });
+
+    expect(first.manifest.quarantined).toBe(1);
+    const qdir = join(stagingDir, "quarantine");
+    const files = readdirSync(qdir, { recursive: true }).map(String).filter((f) => f.endsWith(".ndjson.gz") && statSync(join(qdir, f)).isFile());
+    const entries = files.flatMap((f) => gunzipSync(readFileSync(join(qdir, f))).toString("utf8").trim().split("\n").map((l) => JSON.parse(l) as { resource: string; reason: string; record: { content: string } }));
+    expect(entries).toHaveLength(1);
+    const [q] = entries;
+    expect(q?.resource).toBe("workflow_definitions");
+    expect(q?.reason).toContain(`${invalid.repo} ${invalid.path} (blob ${invalid.blobSha})`);
+    expect(q?.reason).toContain(errors[0]);
+    expect(q?.record.content).toBe(invalid.content);
+    const warned = lines.filter((l) => l.msg.startsWith("workflow file does not parse"));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]?.level).toBe("warn");
+    expect(lines.filter((l) => l.level === "error")).toEqual([]);
+    // The runs and jobs of the extract are all there.
+    expect(first.manifest.counts.workflow_runs).toBeGreaterThan(0);
+  });
+
+  it("reads the reusable workflows a run references at their SHA", () => {
+    const callers = ds.runs.filter((r) => r.repo === "acme/platform" && r.workflow_name === "CI" && r.created_at >= `${SINCE}T00:00:00Z`);
+    expect(callers.length).toBeGreaterThan(0);
+    const requests = sim.contentsRequests();
+    for (const run of callers) {
+      const key = `acme/platform|.github/workflows/reusable-build.yml|${run.head_sha}`;
+      expect(requests.get(key), key).toEqual({ json: 1, raw: 0 });
+      const called = workflowFileAt(ds, "acme/platform", ".github/workflows/reusable-build.yml", run.head_sha);
+      expect(called.kind).toBe("file");
+    }
+  });
+
+  it("a second extract reads no file again; a new run reads only its own commit's files", async () => {
+    sim.resetStats();
+    const second = await extractAndLoad();
+    expect(sim.contentsRequests().size).toBe(0);
+    expect(second.workflowDefinitions).toMatchObject({ fetched: 0, deferred: 0 });
+
+    const added = sim.addRun({ repo: "acme/platform", workflow: "CI" });
+    sim.resetStats();
+    const third = await extractAndLoad();
+    const requests = sim.contentsRequests();
+    expect(new Set(requests.keys())).toEqual(new Set([`acme/platform|.github/workflows/ci.yml|${added.head_sha}`, `acme/platform|.github/workflows/reusable-build.yml|${added.head_sha}`]));
+    // Both files are versions read before: refs rows only, nothing parsed.
+    expect(third.workflowDefinitions).toMatchObject({ fetched: 2, parsed: 0, blobsKnown: 2 });
+    const [refs] = await query(duckdbPath, `SELECT COUNT(*) AS n FROM github_raw.workflow_definition_refs WHERE commit_sha = '${added.head_sha}'`);
+    expect(Number(refs?.n)).toBe(2);
+  }, 120_000);
+});
