@@ -157,6 +157,30 @@ describe("simulator conforms to GitHub's OpenAPI description", () => {
     await check("/repos/{owner}/{repo}/compare/{basehead}", `/repos/acme/api/compare/${first}...${"0".repeat(40)}`, 404);
   });
 
+  it("workflow file contents per commit: a file, one over 1 MB (no content), 404s; runs naming their reusable workflows", async () => {
+    const graph = generateDataset({ seed: 7, days: 3, runsPerRepoPerDay: 16, busyDayRuns: 0, bigRunJobs: 4, bigPackageVersions: 3, workflowGraph: true });
+    const other = await startSimulator({ dataset: graph });
+    const previous = sim;
+    sim = other;
+    try {
+      const contents = "/repos/{owner}/{repo}/contents/{path}";
+      const ci = graph.runs.find((r) => r.repo === "acme/platform" && r.workflow_name === "CI");
+      const big = graph.runs.find((r) => r.repo === "acme/platform" && r.workflow_path.endsWith("/generated.yml"));
+      if (!ci || !big) throw new Error("no acme/platform CI or generated run");
+      const file = await check(contents, `/repos/acme/platform/contents/${ci.workflow_path}?ref=${ci.head_sha}`);
+      expect(file).toMatchObject({ type: "file", encoding: "base64", path: ci.workflow_path });
+      const large = await check(contents, `/repos/acme/platform/contents/${big.workflow_path}?ref=${big.head_sha}`);
+      expect(large).toMatchObject({ type: "file", encoding: "none", content: "" });
+      await check(contents, `/repos/acme/platform/contents/.github/workflows/nope.yml?ref=${ci.head_sha}`, 404);
+      await check(contents, `/repos/acme/platform/contents/${ci.workflow_path}?ref=${"0".repeat(40)}`, 404);
+      const run = await check("/repos/{owner}/{repo}/actions/runs/{run_id}", `/repos/acme/platform/actions/runs/${ci.id}`);
+      expect(isObj(run) && Array.isArray(run.referenced_workflows) && run.referenced_workflows.length).toBe(1);
+    } finally {
+      sim = previous;
+      await other.close();
+    }
+  });
+
   it("rejects a body missing a required field (the harness has teeth)", async () => {
     const run = ds.runs[0];
     if (!run) throw new Error("no runs");
