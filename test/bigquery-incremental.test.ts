@@ -92,9 +92,11 @@ describe("hourly ticks on BigQuery without --since", () => {
     simulator.resetStats();
     expect(await tick(3), session.stderr.slice(-3000)).toBe(0);
     const stats = simulator.stats();
-    // 2 changed day pages (the re-run's day, the new run's day) + attempt 1 of the re-run + jobs of both runs.
-    expect(stats.costly).toBe(5);
+    // 2 changed day pages (the re-run's day, the new run's day) + attempt 1 of the re-run + jobs of both runs
+    // + the new run's workflow file at its new commit (the re-run's commit was read before).
+    expect(stats.costly).toBe(6);
     expect(stats.byRoute["GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs"]).toBe(2);
+    expect(stats.byRoute["GET /repos/{owner}/{repo}/contents/{path}"]).toBe(1);
 
     // Raw is append-only: the re-run's attempts arrive again, so compare distinct keys with the truth.
     const since = new Date(Date.now() - 31 * DAY).toISOString();

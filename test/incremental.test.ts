@@ -84,10 +84,12 @@ describe("incremental extracts", () => {
     simulator.resetStats();
     const third = await tick();
     const stats = simulator.stats();
-    // 2 changed day pages (the re-run's day, the new run's day) + attempt 1 of the re-run + jobs of both runs.
-    expect(stats.costly).toBe(5);
+    // 2 changed day pages (the re-run's day, the new run's day) + attempt 1 of the re-run + jobs of both runs
+    // + the new run's workflow file at its new commit (the re-run's commit was read before).
+    expect(stats.costly).toBe(6);
     expect(stats.byRoute["GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}"]).toBe(1);
     expect(stats.byRoute["GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs"]).toBe(2);
+    expect(stats.byRoute["GET /repos/{owner}/{repo}/contents/{path}"]).toBe(1);
     expect(third.manifest.counts.workflow_runs).toBe(3); // attempts 1 and 2 of the re-run, the new run
     expect(third.stats.runsUnchanged).toBe(third.stats.runsDiscovered - 2);
 
