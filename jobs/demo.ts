@@ -118,6 +118,9 @@ async function markDemoPaths(paths: ReturnType<typeof demoPaths>, seed: number):
   writeFileSync(join(paths.stagingDir, DEMO_MARKER_FILE), "created by actions-warehouse demo: the demo deletes and rebuilds this folder on its next run\n");
 }
 
+/** The demo simulator's primary rate limit per hour: GitHub Enterprise Cloud's for Apps. */
+const DEMO_RATE_LIMIT = 15_000;
+
 export interface DemoOptions {
   duckdbPath: string;
   seed: number;
@@ -187,8 +190,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 async function demo(options: DemoOptions, paths: ReturnType<typeof demoPaths>): Promise<void> {
   const anchor = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
   const days = options.days ?? 14;
-  const dataset = generateDataset({ ...options.dataset, seed: options.seed, anchor: anchor.toISOString(), days });
-  const simulator = await startSimulator({ dataset });
+  // acme/platform's workflows show the whole job graph (a reusable call, a workflow_run trigger, an invalid
+  // file: simulator/workflow-files.ts). The rate limit of a GitHub App on Enterprise Cloud (15,000/h) lets
+  // the first extract read every run's workflow file, which at 5,000/h would wait for later extracts.
+  const dataset = generateDataset({ workflowGraph: true, ...options.dataset, seed: options.seed, anchor: anchor.toISOString(), days });
+  const simulator = await startSimulator({ dataset, rateLimit: DEMO_RATE_LIMIT });
   const stagingDir = paths.stagingDir;
   options.log.info("GitHub API simulator started", { url: simulator.url, seed: options.seed });
   try {

@@ -142,8 +142,11 @@ describe("pipeline on the simulator", () => {
   it("spends about the minimum number of API requests", () => {
     const runs = dataset.runs.length;
     const extraAttempts = dataset.runs.reduce((n, r) => n + r.attempts.length - 1, 0);
-    // One jobs page per run (two for the >100-job run), earlier attempts, plus list pages.
-    const floor = runs + extraAttempts;
+    // One jobs page per run (two for the >100-job run), earlier attempts, plus list pages; and the workflow
+    // files read (one request per new (path, commit), two over 1 MB) while the rate limit left stayed above
+    // the reserve (extract/workflow-definitions.ts).
+    const files = result.extract.workflowDefinitions;
+    const floor = runs + extraAttempts + (files?.fetched ?? 0) + (files?.raw ?? 0);
     expect(result.extract.manifest.api.requests).toBeGreaterThanOrEqual(floor);
     expect(result.extract.manifest.api.requests).toBeLessThan(floor * 1.1);
   });
