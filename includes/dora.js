@@ -61,12 +61,18 @@ bounds AS (
   FROM prod
   GROUP BY repository
 ),
+every_deployment AS (
+  SELECT created_at, repository FROM ${deployments}
+),
+every_run AS (
+  SELECT created_at, repository FROM ${runs}
+),
 activity AS (
-  SELECT ${period("created_at")} AS period_start, repository FROM ${deployments}
+  SELECT ${period("created_at")} AS period_start, repository FROM every_deployment
   UNION ALL
   SELECT ${period("finished_at")} AS period_start, repository FROM prod
   UNION ALL
-  SELECT ${period("created_at")} AS period_start, repository FROM ${runs}
+  SELECT ${period("created_at")} AS period_start, repository FROM every_run
 ),
 spine AS (
   SELECT DISTINCT a.period_start, a.repository
