@@ -128,6 +128,36 @@ const packageRow = z.object({ week: day, owner: str, package_type: str, package_
 const nodeRow = z.object({ id: str, type: str, label: str, repository: str, workflow: optStr, job: optStr, runs: num, failures: num, runtime_seconds: num });
 const edgeRow = z.object({ source: str, target: str, type: str, repository: str, workflow: str, runs: num, failures: num, runtime_seconds: num });
 
+const dagNodeRow = z.object({
+  id: str,
+  type: str,
+  label: str,
+  repository: str,
+  workflow_path: optStr,
+  blob_sha: optStr,
+  workflow: optStr,
+  job_id: optStr,
+  executions: num,
+  failures: num,
+  runtime_seconds: num,
+  avg_span_seconds: optNum,
+  critical_path_runs: num,
+});
+const dagEdgeRow = z.object({ source: str, target: str, type: str, repository: str, workflow_path: optStr, executions: num, failures: num, runtime_seconds: num, critical_path_runs: num });
+const criticalPathRow = z.object({
+  repository: str,
+  workflow_path: str,
+  workflow: optStr,
+  run_attempts: num,
+  p50_critical_path_seconds: num,
+  p50_share_of_wall_time: optNum,
+  top_job_id: str,
+  top_job_rate: num,
+  latest_blob_sha: optStr,
+  usual_critical_path: optStr,
+  usual_critical_path_runs: optNum,
+});
+
 const alertRow = z.object({
   fingerprint: str,
   episode: num,
@@ -338,6 +368,29 @@ export function reportQueries(table: (name: string) => string, options: ReadRepo
       `SELECT source_id AS source, target_id AS target, edge_type AS type, repository, workflow_name AS workflow, runs, failures, total_runtime_seconds AS runtime_seconds
          FROM ${table("rpt_workflow_topology_edges")} ${orderBy(8)}`,
     ),
+    // The workflow DAG (issue 15): the latest version of each workflow file, all time (the views aggregate
+    // every run of a version, so --since does not narrow them).
+    dagNodes: spec(
+      "rpt_workflow_dag_nodes",
+      dagNodeRow,
+      `SELECT node_id AS id, node_type AS type, label, repository, workflow_path, blob_sha, workflow_name AS workflow, job_id,
+              executions, failures, total_runtime_seconds AS runtime_seconds, avg_span_seconds, critical_path_runs
+         FROM ${table("rpt_workflow_dag_nodes")} WHERE is_latest_version ${orderBy(13)}`,
+    ),
+    dagEdges: spec(
+      "rpt_workflow_dag_edges",
+      dagEdgeRow,
+      `SELECT source_id AS source, target_id AS target, edge_type AS type, repository, workflow_path, executions, failures,
+              total_runtime_seconds AS runtime_seconds, critical_path_runs
+         FROM ${table("rpt_workflow_dag_edges")} WHERE is_latest_version ${orderBy(9)}`,
+    ),
+    criticalPaths: spec(
+      "rpt_critical_path_workflows",
+      criticalPathRow,
+      `SELECT repository, workflow_path, workflow_name AS workflow, run_attempts, p50_critical_path_seconds, p50_share_of_wall_time,
+              top_job_id, top_job_rate, latest_blob_sha, usual_critical_path, usual_critical_path_runs
+         FROM ${table("rpt_critical_path_workflows")} ${orderBy(11)}`,
+    ),
     // The view is the panel's window already (30 days before its reference time), so --since does not
     // narrow it: an alert still firing must show however old the report's range. Open ones first, then
     // the most recent; the fingerprint and episode make the order total.
@@ -442,6 +495,9 @@ export async function readReportData(rows: ReportSource | QueryRows, options: Re
   const packages = await read(q.packages);
   const nodes = await read(q.nodes);
   const edges = await read(q.edges);
+  const dagNodes = await read(q.dagNodes);
+  const dagEdges = await read(q.dagEdges);
+  const criticalPaths = await read(q.criticalPaths);
   const alerts = await read(q.alerts);
   const flakyTests = await read(q.flakyTests);
   const slowestTests = await read(q.slowestTests);
@@ -464,6 +520,9 @@ export async function readReportData(rows: ReportSource | QueryRows, options: Re
     packages,
     nodes,
     edges,
+    dagNodes,
+    dagEdges,
+    criticalPaths,
     alerts,
     flakyTests,
     slowestTests,

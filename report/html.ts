@@ -144,8 +144,8 @@ export function renderPage(data: ReportData, script: string): string {
     panel(
       "topology",
       title("topology"),
-      `<div class="chart tall" id="chart-topology"></div>`,
-      { wide: true, note: "Repository → workflow → job; node size by the chosen weight (job names without matrix suffix). Drag, scroll to zoom." },
+      `<div class="chart tall" id="chart-topology"></div><table id="dag-paths"></table>`,
+      { wide: true },
     ),
     renderFlakyJobsPanel(data.flakyJobs),
     renderTestsPanel(data),

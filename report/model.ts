@@ -122,6 +122,55 @@ export interface TopologyEdge {
 }
 
 /**
+ * rpt_workflow_dag_nodes rows of the latest workflow versions (issue 15): YAML jobs (id job:...) and workflow
+ * files (workflow:... or workflow-name:... for an unresolved workflow_run source), weighted by the executions
+ * mapped to them.
+ */
+export interface DagNodeRow {
+  id: string;
+  type: string;
+  label: string;
+  repository: string;
+  workflow_path: string | null;
+  blob_sha: string | null;
+  workflow: string | null;
+  job_id: string | null;
+  executions: number;
+  failures: number;
+  runtime_seconds: number;
+  avg_span_seconds: number | null;
+  critical_path_runs: number;
+}
+
+/** rpt_workflow_dag_edges rows of the latest versions: needs, calls and workflow_run. */
+export interface DagEdgeRow {
+  source: string;
+  target: string;
+  type: string;
+  repository: string;
+  workflow_path: string | null;
+  executions: number;
+  failures: number;
+  runtime_seconds: number;
+  critical_path_runs: number;
+}
+
+/** rpt_critical_path_workflows rows: p50 critical path, the job most often on it, the usual path of the latest version. */
+export interface CriticalPathRow {
+  repository: string;
+  workflow_path: string;
+  workflow: string | null;
+  run_attempts: number;
+  p50_critical_path_seconds: number;
+  p50_share_of_wall_time: number | null;
+  top_job_id: string;
+  top_job_rate: number;
+  latest_blob_sha: string | null;
+  usual_critical_path: string | null;
+  usual_critical_path_runs: number | null;
+}
+
+/**
  * rpt_alerts rows: alert episodes open at some time in the 30 days before the view's reference time.
  * `state` is the dashboard's: active (pending, or firing and not acknowledged), acknowledged (firing,
  * acknowledgement still holding) or resolved; `episode_state` the stored pending/firing/resolved.
@@ -246,6 +295,10 @@ export interface ReportData {
   packages: PackageRow[];
   nodes: TopologyNode[];
   edges: TopologyEdge[];
+  /** The workflow DAG (issue 15): latest versions' nodes and edges, and critical paths per workflow; empty until workflow files are extracted. */
+  dagNodes: DagNodeRow[];
+  dagEdges: DagEdgeRow[];
+  criticalPaths: CriticalPathRow[];
   /** rpt_alerts (the alerts panel); empty until `alerts evaluate` has recorded an episode. */
   alerts: AlertRow[];
   /** The tests page (issue 14): empty until --test-artifacts has loaded JUnit or coverage reports. */

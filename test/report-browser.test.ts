@@ -6,15 +6,17 @@
  * Without a Chromium the test is skipped locally with a message, but fails when REQUIRE_BROWSER=1
  * (set by .ci/run), so CI can never pass without having run it.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { latestAttempt, type Dataset } from "../simulator/index.js";
-import { writeReport } from "../report/build.js";
+import { buildReportHtml, writeReport } from "../report/build.js";
 import { PANELS } from "../report/model.js";
+import { NO_FILTER } from "../report/aggregate.js";
+import { dagLayout, LAYER_WIDTH } from "../report/dag-panel.js";
 import { buildReportWarehouse, REPORT_ANCHOR } from "./report-fixture.js";
 
 const ARTIFACTS = resolve(import.meta.dirname, "..", "test-artifacts");
@@ -33,6 +35,7 @@ describe.skipIf(!executablePath && !required)("dashboard in headless Chromium", 
   let userDataDir: string;
   let dataset: Dataset;
   let reportPath: string;
+  let duckdbPath: string;
   let context: BrowserContext;
   let page: Page;
   const problems: string[] = [];
@@ -44,6 +47,7 @@ describe.skipIf(!executablePath && !required)("dashboard in headless Chromium", 
     userDataDir = mkdtempSync(join(tmpdir(), "aw-chromium-profile-"));
     const built = await buildReportWarehouse(dir);
     dataset = built.dataset;
+    duckdbPath = built.duckdbPath;
     mkdirSync(ARTIFACTS, { recursive: true });
     reportPath = (await writeReport({ duckdbPath: built.duckdbPath, out: join(ARTIFACTS, "report.html"), now: new Date(REPORT_ANCHOR) })).path;
     context = await chromium.launchPersistentContext(userDataDir, { executablePath, headless: true, args: ARGS, viewport: { width: 1400, height: 1000 } });
@@ -124,6 +128,50 @@ describe.skipIf(!executablePath && !required)("dashboard in headless Chromium", 
     expect(await points("pass-rate")).toBe(before.pass);
     expect(await points("cost-repo")).toBe(before.costRepo);
     expect(problems).toEqual([]);
+  });
+
+  it("draws the real workflow DAG, layered by needs, with critical paths, and falls back to names without definitions", async () => {
+    const built = await writeReport({ duckdbPath, out: join(dir, "dag.html"), now: new Date(REPORT_ANCHOR) });
+    const data = built.data;
+    expect(data.dagNodes.filter((n) => n.type === "job").length).toBeGreaterThan(5);
+    expect(await page.getAttribute("#panel-topology", "data-view")).toBe("dag");
+    expect(Number(await page.getAttribute("#panel-topology", "data-workflows"))).toBeGreaterThan(1);
+    expect(Number(await page.getAttribute("#panel-topology", "data-critical"))).toBeGreaterThan(1);
+    // acme/api CI: build needs lint, so build is laid out one layer right of lint; the critical path edges are red.
+    const layout = dagLayout(data, NO_FILTER, "failures", 50);
+    const apiCi = (job: string) => layout.nodes.find((n) => n.kind === "job" && n.band === "acme/api · CI" && n.name === job);
+    expect(apiCi("lint")?.layer).toBe(0);
+    expect(apiCi("build")?.layer).toBe(1);
+    expect((apiCi("build")?.x ?? 0) - (apiCi("lint")?.x ?? 0)).toBe(LAYER_WIDTH);
+    const labels = await page.$$eval("#chart-topology svg text", (els) => els.map((e) => e.textContent ?? ""));
+    for (const job of ["lint", "build"]) expect(labels).toContain(job);
+    expect(await page.$$eval('#chart-topology svg path[stroke="#dc2626"]', (els) => els.length)).toBeGreaterThan(0);
+    expect(await page.$$eval("#dag-paths tr", (els) => els.length)).toBeGreaterThan(2);
+    await page.selectOption("#topology-weight", "runtime");
+    expect(Number(await page.getAttribute("#panel-topology", "data-points"))).toBeGreaterThan(5);
+    await page.selectOption("#topology-weight", "failures");
+
+    // The same warehouse without extracted definitions: the name-based topology, still without errors.
+    const fallback = join(dir, "names.html");
+    writeFileSync(fallback, await buildReportHtml({ ...data, dagNodes: [], dagEdges: [], criticalPaths: [] }));
+    const other = await context.newPage();
+    other.on("console", (m) => {
+      if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`);
+    });
+    other.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    await other.route("**/*", async (route) => {
+      const url = route.request().url();
+      if (url.startsWith("file:")) return route.continue();
+      requests.push(url);
+      return route.abort();
+    });
+    await other.goto(pathToFileURL(fallback).href);
+    await other.waitForSelector("html[data-ready=true]", { timeout: 30_000 });
+    expect(await other.getAttribute("#panel-topology", "data-view")).toBe("names");
+    expect(Number(await other.getAttribute("#panel-topology", "data-points"))).toBeGreaterThan(3);
+    await other.close();
+    expect(problems).toEqual([]);
+    expect(requests).toEqual([]);
   });
 
   it("keeps a screenshot as a test artifact", async () => {

@@ -30,6 +30,7 @@ import {
   type TopologyWeight,
 } from "../aggregate.js";
 import type { PanelId, ReportData } from "../model.js";
+import { DAG_NODE_KINDS, dagLayout, hasDag } from "../dag-panel.js";
 
 echarts.use([LineChart, BarChart, GraphChart, GridComponent, TooltipComponent, LegendComponent, GraphicComponent, SVGRenderer]);
 
@@ -299,8 +300,91 @@ function renderPackages(f: Filter): void {
   );
 }
 
+const DAG_COLORS: Record<(typeof DAG_NODE_KINDS)[number], string> = { workflow: "#2563eb", job: "#16a34a", "called workflow": "#9333ea" };
+
+/** The real workflow DAG (report/dag-panel.ts): layered left to right, the usual critical path in red. */
+function renderDag(f: Filter, weight: TopologyWeight): void {
+  const g = dagLayout(data, f, weight);
+  const critical = "#dc2626";
+  // As tall as the bands need (about 26 px a row), so the laid-out graph keeps its proportions.
+  byId("chart-topology").style.height = `${Math.max(300, Math.min(1600, 80 + 26 * g.rows))}px`;
+  charts.get("chart-topology")?.resize();
+  draw(
+    "topology",
+    {
+      tooltip: {
+        formatter: (p: unknown) => {
+          const d = (p as { dataType?: string; data?: { name?: string; band?: string; kind?: string; executions?: number; failures?: number; runtime_seconds?: number; avg_span_seconds?: number | null; critical?: boolean } }).data;
+          if (!d || d.name === undefined) return "";
+          const span = d.avg_span_seconds === null || d.avg_span_seconds === undefined ? "" : `<br/>mean span ${formatDuration(d.avg_span_seconds)}`;
+          return `${d.band ?? ""}<br/><b>${d.name}</b> (${d.kind ?? ""})<br/>${d.executions ?? 0} executions, ${d.failures ?? 0} failures<br/>runtime ${formatDuration(d.runtime_seconds ?? 0)}${span}${d.critical ? "<br/>on the usual critical path" : ""}`;
+        },
+      },
+      legend: { data: [...DAG_NODE_KINDS], top: 0 },
+      series: [
+        {
+          type: "graph",
+          layout: "none",
+          top: 32,
+          bottom: 8,
+          left: 16,
+          right: 120,
+          roam: true,
+          preserveAspect: "contain",
+          preserveAspectAlign: "left",
+          preserveAspectVerticalAlign: "top",
+          categories: DAG_NODE_KINDS.map((name) => ({ name, itemStyle: { color: DAG_COLORS[name] } })),
+          data: g.nodes.map((n) => ({
+            ...n,
+            category: DAG_NODE_KINDS.indexOf(n.kind),
+            itemStyle: n.critical ? { borderColor: critical, borderWidth: 3 } : undefined,
+          })),
+          links: g.links.map((l) => ({
+            source: l.source,
+            target: l.target,
+            lineStyle: { width: l.width, color: l.critical ? critical : l.kind === "needs" ? "#6b7280" : "#9333ea", type: l.kind === "needs" ? "solid" : "dashed", curveness: l.kind === "workflow_run" ? 0.3 : 0 },
+          })),
+          edgeSymbol: ["none", "arrow"],
+          edgeSymbolSize: 7,
+          label: { show: true, position: "right", fontSize: 10 },
+          emphasis: { focus: "adjacency" },
+        },
+      ],
+    },
+    g.nodes.length,
+  );
+  const table = byId("dag-paths");
+  const head = document.createElement("tr");
+  for (const h of ["workflow", "p50 critical path", "share of wall time", "job most often on it", "usual critical path (latest version)"]) head.append(text("th", h));
+  const rows = g.bands.map((b) => {
+    const tr = document.createElement("tr");
+    tr.dataset.workflow = `${b.repository}/${b.workflow_path}`;
+    const top = b.top_job_id === null ? "—" : `${b.top_job_id} (${pct(b.top_job_rate ?? 0)} of ${b.run_attempts})`;
+    const usual = b.usual_critical_path === null ? "—" : `${b.usual_critical_path} (${b.usual_critical_path_runs ?? 0} runs)`;
+    for (const cell of [`${b.repository} · ${b.workflow}`, formatDuration(b.p50_critical_path_seconds), b.p50_share_of_wall_time === null ? "—" : pct(b.p50_share_of_wall_time), top, usual]) tr.append(text("td", cell));
+    return tr;
+  });
+  table.replaceChildren(head, ...rows);
+  // What was drawn, for people reading the DOM and the browser test: workflows, nodes on a critical path.
+  const panel = byId("panel-topology");
+  panel.dataset.view = "dag";
+  panel.dataset.workflows = String(g.bands.length);
+  panel.dataset.critical = String(g.nodes.filter((n) => n.critical).length);
+  byId("topology-note").textContent =
+    "Each workflow's latest file version: jobs layered left to right by needs (layer = longest chain from a root), node size by the chosen weight; red: the critical path most often seen. All time; the date range does not apply. Drag, scroll to zoom.";
+}
+
 function renderTopology(f: Filter): void {
   const weight = weightSelect.value as TopologyWeight;
+  if (hasDag(data)) {
+    renderDag(f, weight);
+    return;
+  }
+  byId("dag-paths").replaceChildren();
+  byId("panel-topology").dataset.view = "names";
+  byId("chart-topology").style.height = "";
+  charts.get("chart-topology")?.resize();
+  byId("topology-note").textContent = "No workflow files extracted: repository → workflow → job by name; node size by the chosen weight (job names without matrix suffix). Drag, scroll to zoom.";
   const g = topologyGraph(data.nodes, data.edges, f, weight);
   draw(
     "topology",
