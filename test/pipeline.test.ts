@@ -146,7 +146,9 @@ describe("pipeline on the simulator", () => {
     // files read (one request per new (path, commit), two over 1 MB) while the rate limit left stayed above
     // the reserve (extract/workflow-definitions.ts).
     const files = result.extract.workflowDefinitions;
-    const floor = runs + extraAttempts + (files?.fetched ?? 0) + (files?.raw ?? 0);
+    // And per deployment one statuses request, per new pair of consecutive deployed SHAs one compare (extract/deployments.ts).
+    const deployments = result.extract.deployments;
+    const floor = runs + extraAttempts + (files?.fetched ?? 0) + (files?.raw ?? 0) + (deployments?.deployments ?? 0) + (deployments?.compares ?? 0);
     expect(result.extract.manifest.api.requests).toBeGreaterThanOrEqual(floor);
     expect(result.extract.manifest.api.requests).toBeLessThan(floor * 1.1);
   });
