@@ -9,9 +9,9 @@
  *     legs, a reusable caller's called jobs: first start to last end), chained along those needs, the longest
  *     sum of spans (ties: more jobs, then text order), its share of the attempt's wall time;
  * with a run whose critical path runs through a matrix job and one through a reusable workflow; every workflow
- * file version is fetched once, whatever the number of runs.
+ * file version is fetched once, whatever the number of runs; the Grafana node graph's SQL reads the same views.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,6 +23,8 @@ import { openDuckDb } from "../load/duckdb-connection.js";
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { silentLogger } from "../log/logger.js";
 import { runTransform } from "../transform/run.js";
+import { projectRoot } from "../transform/compile.js";
+import { translate } from "../transform/translate.js";
 
 const ANCHOR = "2026-10-15T12:00:00Z";
 const SINCE = "2026-10-03";
@@ -293,6 +295,25 @@ describe("workflow graph on the simulator", () => {
     const actual = rows.map((r) => ({ key: `${String(r.repository)}|${String(r.workflow_path)}`, run_attempts: Number(r.run_attempts), p50: Number(r.p50_critical_path_seconds), top: String(r.top_job_id), topRuns: Number(r.top_job_runs) }));
     const sort = (xs: typeof actual) => [...xs].sort((a, b) => (a.key < b.key ? -1 : 1));
     expect(sort(actual)).toEqual(sort(expected));
+  });
+
+  it("feeds the Grafana node graph: its BigQuery SQL, run on the warehouse, gives nodes for every edge end", async () => {
+    interface Target { refId: string; rawSql?: string }
+    const dashboard = JSON.parse(readFileSync(join(projectRoot, "docs", "grafana-dashboard.json"), "utf8")) as { panels: { type: string; targets?: Target[] }[] };
+    const panel = dashboard.panels.find((p) => p.type === "nodeGraph");
+    const sql = (refId: string) =>
+      translate((panel?.targets?.find((t) => t.refId === refId)?.rawSql ?? "").replaceAll("${models_dataset}", "actions_warehouse").replaceAll("${repository:regex}", ".*"));
+    const nodes = await query(duckdbPath, sql("nodes"));
+    const edges = await query(duckdbPath, sql("edges"));
+    const ids = new Set(nodes.map((n) => String(n.id)));
+    expect(ids.size).toBe(nodes.length);
+    expect(edges.length).toBeGreaterThan(10);
+    for (const e of edges) {
+      expect(ids.has(String(e.source)), String(e.source)).toBe(true);
+      expect(ids.has(String(e.target)), String(e.target)).toBe(true);
+    }
+    for (const n of nodes) expect(Number(n.arc__failed) + Number(n.arc__passed)).toBeCloseTo(1, 9);
+    expect(nodes.some((n) => String(n.id).startsWith(`job:${PLATFORM}/.github/workflows/ci.yml@`) && n.highlighted === true)).toBe(true);
   });
 
   it("read each workflow file once per (repository, path, commit) the runs used, whatever the number of runs and attempts", () => {
