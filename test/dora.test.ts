@@ -494,3 +494,45 @@ describe("DORA end to end: simulator → extract → DuckDB → models, against 
     expect(rows).toEqual(expected);
   });
 });
+
+describe("bad deployment data is quarantined with a reason, never dropped, and the extract goes on", () => {
+  let dir: string;
+  let sim: Simulator;
+  afterAll(async () => {
+    await sim?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a deployment without created_at, a status with a non-numeric id and a compare answering 404", async () => {
+    dir = mkdtempSync(join(tmpdir(), "aw-dora-bad-"));
+    const ds = generateDataset({ seed: 3, days: 5, runsPerRepoPerDay: 4, busyDayRuns: 0 });
+    const world = deploymentWorld(ds);
+    const served = { lists: 0, statuses: 0, compares: 0 };
+    sim = await startSimulator({
+      dataset: ds,
+      faults: (ctx) => {
+        if (ctx.route === "GET /repos/{owner}/{repo}/deployments" && served.lists++ === 0)
+          return { kind: "mutate", mutate: (body) => (body as Record<string, unknown>[]).map((d, i) => (i === 0 ? { ...d, created_at: undefined } : d)) };
+        if (ctx.route === "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses" && served.statuses++ === 0)
+          return { kind: "mutate", mutate: (body) => (body as Record<string, unknown>[]).map((s, i) => (i === 0 ? { ...s, id: "not-a-number" } : s)) };
+        if (ctx.route === "GET /repos/{owner}/{repo}/compare/{basehead}" && served.compares++ === 0) return { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest" } };
+        return undefined;
+      },
+    });
+    const result = await runExtract(
+      { repos: [API], since: new Date(Date.parse(ds.anchor) - 6 * DAY_MS).toISOString().slice(0, 10), apiUrl: sim.url, stagingDir: join(dir, "staging"), packages: false, maxQuarantined: 100, now: new Date(Date.parse(ds.anchor) + DAY_MS) },
+      { log: silentLogger },
+    );
+    const reasons = Object.entries(result.manifest.quarantine_reasons ?? {});
+    expect(reasons.length, JSON.stringify(reasons)).toBe(3);
+    const count = (prefix: RegExp) => reasons.filter(([k]) => prefix.test(k)).reduce((n, [, v]) => n + v, 0);
+    expect(count(/^deployments: id, created_at, environment or sha: missing/)).toBe(1);
+    expect(count(/^deployment_statuses: status_id/)).toBe(1);
+    expect(count(/^deployment_commits: compare answered 404: [0-9a-f]{40} or [0-9a-f]{40} is not in acme\/api/)).toBe(1);
+    expect(result.deployments?.missing).toBe(1);
+    // Everything else arrived: the newest deployment was quarantined, the rest written.
+    const inWindow = world.deployments.filter((d) => d.created_at >= result.manifest.window.since);
+    expect(result.manifest.counts.deployments).toBe(inWindow.length - 1);
+    expect(result.manifest.quarantined).toBe(3);
+  }, 300_000);
+});
