@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateDataset, startSimulator, type Dataset, type Simulator } from "../simulator/index.js";
-import { CONTENTS_JSON_LIMIT, filesThatRan, workflowFileAt, type RanFile, type WorkflowFileVersion } from "../simulator/workflow-files.js";
+import { allJobsOf, generateDataset, startSimulator, type Dataset, type Simulator } from "../simulator/index.js";
+import { CONTENTS_JSON_LIMIT, filesThatRan, workflowFileAt, yamlJobOfExecution, type RanFile, type WorkflowFileVersion } from "../simulator/workflow-files.js";
 import { runExtract, type ExtractResult } from "../extract/run.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
 import { openDuckDb } from "../load/duckdb-connection.js";
@@ -104,6 +104,39 @@ describe("workflow definitions: simulator ground truth in github_raw", () => {
     for (const v of versions) blobsPerPath.set(`${v.repo}|${v.path}`, (blobsPerPath.get(`${v.repo}|${v.path}`) ?? new Set()).add(v.blobSha));
     expect([...blobsPerPath.values()].some((s) => s.size >= 2)).toBe(true);
     expect(new Set(versions.map((v) => v.blobSha)).size).toBeLessThan(versions.length);
+  });
+
+  it("the simulated jobs follow the YAML: each execution maps to one YAML job, and starts after every execution of the jobs it needs", () => {
+    let checked = 0;
+    for (const run of ds.runs) {
+      const file = workflowFileAt(ds, run.repo, run.workflow_path, run.head_sha);
+      if (file.kind !== "file") continue; // dynamic/ CodeQL: no file, nothing to follow
+      for (const jobs of allJobsOf(ds, run)) {
+        const mapped = jobs.map((j) => ({ j, m: yamlJobOfExecution(ds, run, j.name) }));
+        for (const { j, m } of mapped) {
+          expect(m, `${run.repo} ${run.workflow_path} ${j.name}`).not.toBeNull();
+          if (!m) continue;
+          // The YAML ids this execution waits for: its own job's needs in its file (the caller's, for a called job's first level).
+          const own = m.callerJobId === null ? file.version.jobs.find((y) => y.id === m.jobId) : undefined;
+          const caller = m.callerJobId === null ? undefined : file.version.jobs.find((y) => y.id === m.callerJobId);
+          const called = m.callerJobId === null ? undefined : workflowFileAt(ds, run.repo, m.path, run.head_sha);
+          const inner = called?.kind === "file" ? called.version.jobs.find((y) => y.id === m.jobId) : undefined;
+          const waits = mapped.filter(({ m: d }) => {
+            if (!d) return false;
+            const top = d.callerJobId ?? d.jobId;
+            if (own?.needs.includes(top) && (d.callerJobId !== null || d.path === run.workflow_path)) return true;
+            if (caller?.needs.includes(top)) return true;
+            return inner !== undefined && d.callerJobId === m.callerJobId && inner.needs.includes(d.jobId);
+          });
+          for (const { j: d } of waits) {
+            if (d.completed_at === null || d.conclusion === "skipped" || j.conclusion === "skipped") continue;
+            expect(j.created_at >= d.completed_at, `${run.id} ${j.name} created ${j.created_at} before ${d.name} completed ${d.completed_at}`).toBe(true);
+            checked += 1;
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(50);
   });
 
   it("every file version that ran is in workflow_definitions exactly once, with the jobs, needs and edges of the simulator's YAML", async () => {
