@@ -199,11 +199,11 @@ function workflowRunSourcesSql({ definitions, workflows, versions }) {
         WHERE d.valid
       ) AS s
       LEFT JOIN (
-        SELECT repository, workflow_name, workflow_path FROM ${workflows} WHERE workflow_name IS NOT NULL
+        SELECT w.repository, w.workflow_name, w.workflow_path FROM ${workflows} AS w WHERE w.workflow_name IS NOT NULL
         UNION ALL
-        SELECT repository, workflow_name, workflow_path FROM ${versions} WHERE is_latest_version
+        SELECT v.repository, v.workflow_name, v.workflow_path FROM ${versions} AS v WHERE v.is_latest_version
         UNION ALL
-        SELECT repository, workflow_path, workflow_path FROM ${versions} WHERE is_latest_version
+        SELECT p.repository, p.workflow_path, p.workflow_path FROM ${versions} AS p WHERE p.is_latest_version
       ) AS k ON k.repository = s.repository AND k.workflow_name = s.source_name`;
 }
 
