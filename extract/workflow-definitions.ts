@@ -104,6 +104,27 @@ export function splitReferencedPath(value: string): { repository: string; path: 
   return m?.[1] && m[2] ? { repository: m[1], path: m[2] } : null;
 }
 
+/**
+ * The files a backlog row of the warehouse names: the run's own file at its commit, and the reusable
+ * workflows in its `referenced_workflows` (`referenced`: that array as JSON text, or null).
+ */
+export function pendingFromRow(row: Record<string, unknown>): PendingWorkflowFile[] {
+  const createdAt = Number(row.created_ms);
+  const out: PendingWorkflowFile[] = [{ repository: String(row.repository), path: String(row.path), commitSha: String(row.commit_sha), createdAt }];
+  let refs: unknown = null;
+  try {
+    refs = typeof row.referenced === "string" && row.referenced !== "" ? JSON.parse(row.referenced) : null;
+  } catch {
+    refs = null; // a payload the warehouse holds is JSON; anything else names no reusable workflow
+  }
+  for (const ref of Array.isArray(refs) ? refs : []) {
+    const r = ref as { path?: unknown; sha?: unknown };
+    const where = typeof r.path === "string" ? splitReferencedPath(r.path) : null;
+    if (where && typeof r.sha === "string") out.push({ ...where, commitSha: r.sha, createdAt });
+  }
+  return out;
+}
+
 /** The files an extract will read: collected from the runs as they are fetched, plus the backlog. */
 export class WorkflowFilePlan {
   private readonly files = new Map<string, PendingWorkflowFile>();

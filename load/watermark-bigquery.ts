@@ -9,7 +9,7 @@
  * (https://cloud.google.com/bigquery/docs/running-queries#dry-run).
  */
 import { compareKey } from "../extract/deployments.js";
-import { blobKey, emptyKnownWorkflowDefinitions, refKey, WORKFLOW_DIR } from "../extract/workflow-definitions.js";
+import { blobKey, emptyKnownWorkflowDefinitions, pendingFromRow, refKey, WORKFLOW_DIR } from "../extract/workflow-definitions.js";
 import type { BigQuery, Query } from "@google-cloud/bigquery";
 import type { Logger } from "../log/logger.js";
 import type { HttpCacheEntry } from "../schemas/manifest.js";
@@ -66,7 +66,8 @@ WHERE _extracted_at >= @horizon
   AND SUBSTR(_batch_id, 1, ${EXTRACT_ID_LENGTH}) IN (SELECT extract_id FROM ${table("_extracts")} WHERE loaded_at >= @horizon)
   AND (_extracted_at >= @created_from
        OR commit_sha IN (SELECT head_sha FROM ${table("workflow_runs")} WHERE created_at >= @created_from AND repository IN UNNEST(@repositories)))`,
-  pendingWorkflowFiles: `SELECT r.repository, r.workflow_path AS path, r.head_sha AS commit_sha, UNIX_MILLIS(MAX(r.created_at)) AS created_ms
+  pendingWorkflowFiles: `SELECT r.repository, r.workflow_path AS path, r.head_sha AS commit_sha, UNIX_MILLIS(MAX(r.created_at)) AS created_ms,
+  ANY_VALUE(TO_JSON_STRING(JSON_QUERY(r.payload, '$.referenced_workflows'))) AS referenced
 FROM ${table("workflow_runs")} r
 LEFT JOIN (
   SELECT DISTINCT repository, path, commit_sha FROM ${table("workflow_definition_refs")}
@@ -77,7 +78,7 @@ WHERE r.created_at >= @created_from
   AND r.repository IN UNNEST(@repositories)
   AND STARTS_WITH(r.workflow_path, @workflow_dir)
   AND SUBSTR(r._batch_id, 1, ${EXTRACT_ID_LENGTH}) IN (SELECT extract_id FROM ${table("_extracts")} WHERE loaded_at >= @created_from)
-  AND d.commit_sha IS NULL
+  AND (d.commit_sha IS NULL OR ARRAY_LENGTH(JSON_QUERY_ARRAY(r.payload, '$.referenced_workflows')) > 0)
 GROUP BY 1, 2, 3`,
   // BigQuery keeps every observation (append-only); the newest per URL counts.
   httpCache: `SELECT url, etag, next_url, total_count, keys
@@ -159,8 +160,7 @@ export function bigQueryExtractState(options: BigQueryStateOptions): ExtractStat
       }
       for (const r of blobs) known.blobs.add(blobKey(String(r.repository), String(r.path), String(r.blob_sha)));
       for (const r of await run("knownWorkflowRefs", { horizon, created_from: createdFrom, repositories })) known.refs.add(refKey(String(r.repository), String(r.path), String(r.commit_sha)));
-      for (const r of await run("pendingWorkflowFiles", { created_from: createdFrom, repositories, workflow_dir: WORKFLOW_DIR }))
-        known.pending.push({ repository: String(r.repository), path: String(r.path), commitSha: String(r.commit_sha), createdAt: Number(r.created_ms) });
+      for (const r of await run("pendingWorkflowFiles", { created_from: createdFrom, repositories, workflow_dir: WORKFLOW_DIR })) known.pending.push(...pendingFromRow(r));
       return known;
     },
     httpCache: async () => {

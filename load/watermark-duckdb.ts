@@ -6,7 +6,7 @@ import { ensureBookkeeping, extractsTable, httpCacheTable } from "./duckdb-load.
 import { datasets } from "./datasets.js";
 import { emptyExtractState, type ExtractState, type KnownRun } from "./watermark.js";
 import type { HttpCacheEntry } from "../schemas/manifest.js";
-import { blobKey, emptyKnownWorkflowDefinitions, refKey, WORKFLOW_DIR } from "../extract/workflow-definitions.js";
+import { blobKey, emptyKnownWorkflowDefinitions, pendingFromRow, refKey, WORKFLOW_DIR } from "../extract/workflow-definitions.js";
 import { compareKey } from "../extract/deployments.js";
 
 const loadsTable = `"${datasets.raw}"."_loads"`;
@@ -117,17 +117,19 @@ export function duckDbExtractState(path: string): ExtractState {
         }
         // The backlog: runs of the window (fully loaded) whose file at their commit was never read.
         const missing = has.has("workflow_definition_refs")
-          ? `AND NOT EXISTS (SELECT 1 FROM ${refs} d WHERE d.repository = r.repository AND d.path = r.workflow_path AND d.commit_sha = r.head_sha AND d.${loaded})`
-          : "";
+          ? `NOT EXISTS (SELECT 1 FROM ${refs} d WHERE d.repository = r.repository AND d.path = r.workflow_path AND d.commit_sha = r.head_sha AND d.${loaded})`
+          : "TRUE";
+        // Runs that reference reusable workflows come too: the extract skips what `refs` holds already.
+        const referenced = `json_extract(r.payload, '$.referenced_workflows')`;
         const pending = await c.runAndReadAll(
-          `SELECT repository, workflow_path AS path, head_sha AS commit_sha, epoch_ms(MAX(created_at)) AS created_ms
+          `SELECT repository, workflow_path AS path, head_sha AS commit_sha, epoch_ms(MAX(created_at)) AS created_ms, ANY_VALUE(CAST(${referenced} AS VARCHAR)) AS referenced
            FROM ${rawTableRef("workflow_runs")} r
-           WHERE r.${repos} AND r.created_at >= $1::TIMESTAMPTZ AND starts_with(r.workflow_path, $2) AND r.${loaded} ${missing}
+           WHERE r.${repos} AND r.created_at >= $1::TIMESTAMPTZ AND starts_with(r.workflow_path, $2) AND r.${loaded}
+             AND (${missing} OR COALESCE(json_array_length(${referenced}), 0) > 0)
            GROUP BY 1, 2, 3`,
           [createdFrom.toISOString(), WORKFLOW_DIR],
         );
-        for (const r of pending.getRowObjectsJS())
-          known.pending.push({ repository: String(r.repository), path: String(r.path), commitSha: String(r.commit_sha), createdAt: Number(r.created_ms) });
+        for (const r of pending.getRowObjectsJS()) known.pending.push(...pendingFromRow(r));
         return known;
       }),
     httpCache: () =>

@@ -261,3 +261,58 @@ describe("workflow definitions: simulator ground truth in github_raw", () => {
     expect(Number(refs?.n)).toBe(2);
   }, 120_000);
 });
+
+describe("workflow definitions: the rate limit reserve defers files to a later extract, which reads them from the warehouse's backlog", () => {
+  let dir: string;
+  let ds: Dataset;
+  let sim: Simulator;
+  const SINCE2 = "2026-10-12";
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "aw-wfdefs-reserve-"));
+    ds = generateDataset({ seed: "reserve", anchor: ANCHOR, days: 3, runsPerRepoPerDay: 12, busyDayRuns: 0, bigRunJobs: 4, bigPackageVersions: 3, workflowGraph: true });
+    sim = await startSimulator({ dataset: ds, rateLimit: 50_000 });
+  });
+  afterAll(async () => {
+    await sim?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("reads nothing above the reserve, then everything the runs used once the budget allows, without fetching a run again", async () => {
+    const duckdbPath = join(dir, "warehouse.duckdb");
+    const stagingDir = join(dir, "staging");
+    const quiet = createLogger({ write: () => {} });
+    const tick = async (reserve: number) => {
+      const r = await runExtract(
+        { orgs: ["acme"], since: SINCE2, apiUrl: sim.url, stagingDir, concurrency: 8, packages: false, deployments: false, workflowDefinitionsReserve: reserve, maxQuarantined: 10, now: new Date(Date.parse(ANCHOR) + 3600_000) },
+        { log: quiet, state: duckDbExtractState(duckdbPath) },
+      );
+      await loadIntoDuckDb({ stagingDir, duckdbPath, log: quiet });
+      return r;
+    };
+    const truth = filesThatRan(ds, ds.runs.filter((r) => r.repo.startsWith("acme/") && r.created_at >= `${SINCE2}T00:00:00Z`)).filter((f) => !f.path.startsWith("dynamic/"));
+    expect(truth.some((f) => f.path.includes("/reusable-"))).toBe(true);
+
+    // A reserve above the whole limit: every file waits.
+    const first = await tick(1_000_000);
+    expect(first.workflowDefinitions).toMatchObject({ fetched: 0, deferred: truth.length, files: truth.length });
+    expect(sim.contentsRequests().size).toBe(0);
+
+    // Next extract: its runs are unchanged (not fetched again), the warehouse names the files never read.
+    sim.resetStats();
+    const second = await tick(0);
+    expect(sim.stats().byRoute["GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs"] ?? 0).toBe(0);
+    const requests = sim.contentsRequests();
+    expect(new Set(requests.keys())).toEqual(new Set(truth.map((f) => `${f.repo}|${f.path}|${f.commitSha}`)));
+    expect([...requests.values()].every((c) => c.json === 1)).toBe(true);
+    expect(second.workflowDefinitions).toMatchObject({ fetched: truth.length, deferred: 0 });
+    const rows = await query(duckdbPath, `SELECT repository, path, commit_sha, blob_sha FROM github_raw.workflow_definition_refs`);
+    expect(new Map(rows.map((r) => [`${String(r.repository)}|${String(r.path)}|${String(r.commit_sha)}`, r.blob_sha]))).toEqual(new Map(truth.map((f) => [`${f.repo}|${f.path}|${f.commitSha}`, f.version?.blobSha ?? null])));
+
+    // And then nothing is left.
+    sim.resetStats();
+    const third = await tick(0);
+    expect(sim.contentsRequests().size).toBe(0);
+    expect(third.workflowDefinitions).toMatchObject({ fetched: 0, deferred: 0 });
+  }, 180_000);
+});
