@@ -234,7 +234,7 @@ export const rawTables = {
       workflow_run_sources: col.strings("Workflow names listed under on.workflow_run.workflows: the workflows whose completion triggers this one."),
       jobs: col.json("The parsed jobs: {\"jobs\": [{job_id, name, needs, runs_on, environment, uses, matrix, if}]} in file order; uses is the called reusable workflow (owner/repo/path@ref or ./path), matrix the strategy.matrix keys and values when static."),
       edges: col.json("Job-to-job edges from needs: {\"edges\": [{from, to}]}, from the needed job to the job that needs it."),
-      content: col.string("The workflow file text as fetched (UTF-8)."),
+      content: col.string("The workflow file text as fetched (UTF-8); empty when the file is larger than half of --max-record-bytes (the parsed columns are filled all the same, and payload.content_omitted is true)."),
       payload: col.json("The contents API object without its content field (name, path, sha, size, urls)."),
       ...lineage,
     }),
