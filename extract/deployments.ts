@@ -70,6 +70,12 @@ export interface DeploymentStats {
 
 export const emptyDeploymentStats = (): DeploymentStats => ({ deployments: 0, statuses: 0, compares: 0, comparesCached: 0, comparesRedeployed: 0, commits: 0, truncated: 0, missing: 0 });
 
+/** The extract summary line of deployments, or null when they are off. */
+export function deploymentsLine(stats: DeploymentStats | null | undefined): string | null {
+  if (!stats) return null;
+  return `deployments: ${stats.deployments} deployments, ${stats.statuses} statuses; ${stats.compares} compares (${stats.comparesCached} pairs already known, ${stats.comparesRedeployed} redeploys needing none) → ${stats.commits} commits${stats.truncated ? `, ${stats.truncated} over ${COMPARE_MAX_COMMITS} commits (newest kept)` : ""}${stats.missing ? `, ${stats.missing} answering 404 (quarantined)` : ""}`;
+}
+
 /** The key of a compared pair, as `knownCompares` returns them. */
 export const compareKey = (repository: string, base: string, head: string): string => `${repository}\u0000${base}\u0000${head}`;
 

@@ -8,6 +8,7 @@ import { createLogger, LogLevelError, parseLogLevel, type Level, type Logger } f
 import { ConfigError, DEFAULT_WORKFLOW_DEFINITIONS_RESERVE, type ExtractConfigInput } from "../extract/config.js";
 import { workflowDefinitionsLine } from "../extract/workflow-definitions.js";
 import { artifactsLine, packagesSkippedLine, runExtract } from "../extract/run.js";
+import { deploymentsLine } from "../extract/deployments.js";
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
 import { requireWarehouse, runTransform } from "../transform/run.js";
@@ -201,6 +202,8 @@ export function buildProgram(log: Logger): Command {
       if (artifacts) console.log(artifacts);
       const workflowFiles = workflowDefinitionsLine(result.workflowDefinitions);
       if (workflowFiles) console.log(workflowFiles);
+      const deployments = deploymentsLine(result.deployments);
+      if (deployments) console.log(deployments);
     });
 
   warehouseOptions(program.command("load").description("load every staged batch not loaded yet (idempotent)"))
@@ -267,6 +270,8 @@ export function buildProgram(log: Logger): Command {
       if (artifacts) console.log(artifacts);
       const workflowFiles = workflowDefinitionsLine(result.extract.workflowDefinitions);
       if (workflowFiles) console.log(workflowFiles);
+      const deployments = deploymentsLine(result.extract.deployments);
+      if (deployments) console.log(deployments);
       if (alerts && alertRules) reportPipelineAlerts(alertRules.path, alerts);
     });
 
