@@ -63,6 +63,19 @@ export interface DagBand {
   usual_critical_path: string | null;
   usual_critical_path_runs: number | null;
   run_attempts: number;
+  /** Display name of each YAML job id of the band (paths name ids; a job with a name: shows it). */
+  labels: Record<string, string>;
+}
+
+/** A critical path (YAML ids joined by PATH_SEPARATOR) in display names, the id beside a name that differs. */
+export function pathLabel(path: string, labels: Record<string, string>): string {
+  return path
+    .split(PATH_SEPARATOR)
+    .map((id) => {
+      const label = labels[id];
+      return label === undefined || label === id ? id : `${label} [${id}]`;
+    })
+    .join(PATH_SEPARATOR);
 }
 
 export interface DagLayout {
@@ -171,7 +184,8 @@ export function dagLayout(rows: Rows, f: Filter, weight: TopologyWeight, maxWork
     };
     const head = `workflow:${repository}/${workflowPath}`;
     const headRow = workflowNodes.get(head);
-    if (!placed.has(head)) {
+    const headElsewhere = placed.has(head);
+    if (!headElsewhere) {
       placed.add(head);
       nodes.push(node(head, label, "workflow", 0, top, label, -1, headRow, false));
     }
@@ -181,6 +195,8 @@ export function dagLayout(rows: Rows, f: Filter, weight: TopologyWeight, maxWork
       placed.add(j.id);
       nodes.push(node(j.id, j.label, "job", (layer + 1) * LAYER_WIDTH, slot(layer), label, layer, j, critical.nodes.has(j.id)));
     }
+    // A reusable workflow drawn as a called node in an earlier band: link it to its root jobs here.
+    if (headElsewhere) for (const j of ordered.filter((x) => (layerOf.get(x.id) ?? 0) === 0)) links.push({ source: head, target: j.id, kind: "calls", critical: false, value: 0, width: 0 });
     for (const e of needs) links.push({ source: e.source, target: e.target, kind: e.type, critical: critical.edges.has(`${e.source}\u0000${e.target}`), value: w(e), width: 0 });
     for (const e of rows.dagEdges.filter((x) => x.type === "calls" && jobIds.has(x.source))) {
       const layer = (layerOf.get(e.source) ?? 0) + 1;
@@ -206,6 +222,7 @@ export function dagLayout(rows: Rows, f: Filter, weight: TopologyWeight, maxWork
       usual_critical_path: path && path.latest_blob_sha === blob ? path.usual_critical_path : null,
       usual_critical_path_runs: path && path.latest_blob_sha === blob ? path.usual_critical_path_runs : null,
       run_attempts: path?.run_attempts ?? 0,
+      labels: Object.fromEntries(band.jobs.flatMap((j) => (j.job_id === null ? [] : [[j.job_id, j.label]]))),
     });
     top += height + BAND_GAP;
   }

@@ -30,7 +30,7 @@ import {
   type TopologyWeight,
 } from "../aggregate.js";
 import type { PanelId, ReportData } from "../model.js";
-import { DAG_NODE_KINDS, dagLayout, hasDag } from "../dag-panel.js";
+import { DAG_NODE_KINDS, dagLayout, hasDag, pathLabel } from "../dag-panel.js";
 
 echarts.use([LineChart, BarChart, GraphChart, GridComponent, TooltipComponent, LegendComponent, GraphicComponent, SVGRenderer]);
 
@@ -327,8 +327,8 @@ function renderDag(f: Filter, weight: TopologyWeight): void {
           layout: "none",
           top: 32,
           bottom: 8,
-          left: 16,
-          right: 120,
+          left: 220,
+          right: 160,
           roam: true,
           preserveAspect: "contain",
           preserveAspectAlign: "left",
@@ -338,6 +338,8 @@ function renderDag(f: Filter, weight: TopologyWeight): void {
             ...n,
             category: DAG_NODE_KINDS.indexOf(n.kind),
             itemStyle: n.critical ? { borderColor: critical, borderWidth: 3 } : undefined,
+            // A band's workflow node is labelled on its left (the series leaves room), jobs on their right.
+            label: n.kind === "workflow" ? { position: "left" } : undefined,
           })),
           links: g.links.map((l) => ({
             source: l.source,
@@ -359,8 +361,8 @@ function renderDag(f: Filter, weight: TopologyWeight): void {
   const rows = g.bands.map((b) => {
     const tr = document.createElement("tr");
     tr.dataset.workflow = `${b.repository}/${b.workflow_path}`;
-    const top = b.top_job_id === null ? "—" : `${b.top_job_id} (${pct(b.top_job_rate ?? 0)} of ${b.run_attempts})`;
-    const usual = b.usual_critical_path === null ? "—" : `${b.usual_critical_path} (${b.usual_critical_path_runs ?? 0} runs)`;
+    const top = b.top_job_id === null ? "—" : `${pathLabel(b.top_job_id, b.labels)} (${pct(b.top_job_rate ?? 0)} of ${b.run_attempts})`;
+    const usual = b.usual_critical_path === null ? "—" : `${pathLabel(b.usual_critical_path, b.labels)} (${b.usual_critical_path_runs ?? 0} runs)`;
     for (const cell of [`${b.repository} · ${b.workflow}`, formatDuration(b.p50_critical_path_seconds), b.p50_share_of_wall_time === null ? "—" : pct(b.p50_share_of_wall_time), top, usual]) tr.append(text("td", cell));
     return tr;
   });
