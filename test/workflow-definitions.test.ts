@@ -316,3 +316,37 @@ describe("workflow definitions: the rate limit reserve defers files to a later e
     expect(third.workflowDefinitions).toMatchObject({ fetched: 0, deferred: 0 });
   }, 180_000);
 });
+
+describe("workflow definitions: a token that cannot read contents", () => {
+  it("skips the repository's files with one warning naming the permission; the runs are kept and the extract succeeds", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "aw-wfdefs-403-"));
+    const ds = generateDataset({ seed: "forbidden", anchor: ANCHOR, days: 2, runsPerRepoPerDay: 6, busyDayRuns: 0, bigRunJobs: 4, bigPackageVersions: 3 });
+    // GitHub's answer to an App installation without Contents: read.
+    const faults = (ctx: RequestContext): Reply | undefined =>
+      ctx.route === "GET /repos/{owner}/{repo}/contents/{path}" && /^\/repositories\/\d+\/contents\//.test(ctx.path) && ds.repos.some((r) => r.full_name === "acme/api" && ctx.path.startsWith(`/repositories/${r.id}/`))
+        ? { status: 403, body: { message: "Resource not accessible by integration", documentation_url: "https://docs.github.com/rest/repos/contents#get-repository-content", status: "403" } }
+        : undefined;
+    const sim = await startSimulator({ dataset: ds, rateLimit: 50_000, faults });
+    const lines: { level: string; msg: string }[] = [];
+    try {
+      const result = await runExtract(
+        { repos: ["acme/api", "acme/web"], since: "2026-10-13", apiUrl: sim.url, stagingDir: join(dir, "staging"), packages: false, deployments: false, now: new Date(ANCHOR) },
+        { log: createLogger({ json: true, write: (l) => lines.push(JSON.parse(l) as { level: string; msg: string }) }) },
+      );
+      const apiRuns = ds.runs.filter((r) => r.repo === "acme/api" && r.created_at >= "2026-10-13T00:00:00Z");
+      expect(apiRuns.length).toBeGreaterThan(1);
+      const warnings = lines.filter((l) => l.level === "warn" && l.msg.startsWith("workflow files of acme/api skipped"));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]?.msg).toMatch(/Contents: read/);
+      expect(lines.filter((l) => l.level === "error")).toEqual([]);
+      expect(result.workflowDefinitions?.forbidden).toBeGreaterThan(0);
+      // acme/web's files were read; every run of both repositories is in the extract.
+      expect([...sim.contentsRequests().keys()].every((k) => k.startsWith("acme/web|"))).toBe(true);
+      expect(sim.contentsRequests().size).toBeGreaterThan(0);
+      expect(result.manifest.counts.workflow_runs).toBeGreaterThanOrEqual(ds.runs.filter((r) => ["acme/api", "acme/web"].includes(r.repo) && r.created_at >= "2026-10-13T00:00:00Z").length);
+    } finally {
+      await sim.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
