@@ -23,7 +23,9 @@ describe("check on the project", () => {
     // fct_test_cases, fct_workflow_jobs, fct_workflow_runs.
     expect(incremental.map((a) => Object.keys(a.queries).sort())).toEqual([["incremental", "query"], ["incremental", "query"], ["incremental", "query"]]);
     // 22 before test analytics (issue 14) added 3 staging views, fct_test_cases and 4 reporting views.
-    expect(actions.filter((a) => a.type !== "assertion")).toHaveLength(30);
+    // Issue 15 added 19: the workflow graph (5 staging views, fct_workflow_job_mapping, dim_workflow_versions and
+    // 4 reporting models), DORA and flaky jobs.
+    expect(actions.filter((a) => a.type !== "assertion")).toHaveLength(49);
     expect(actions.find((a) => a.name === "actions_warehouse.fct_test_cases")?.functions).toEqual(expect.arrayContaining(["strpos", "length", "substr", "split"]));
     expect(actions.find((a) => a.name === "actions_warehouse.fct_workflow_jobs")?.functions).toEqual(expect.arrayContaining(["timestamp_diff", "ceil", "starts_with", "$divide"]));
     // Columns come from ZetaSQL's resolution: BigQuery types, including INT64 / 60 being FLOAT64.

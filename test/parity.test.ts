@@ -35,11 +35,17 @@ describe("parity of the project's models", () => {
     // stg_coverage_reports, stg_workflow_artifacts, fct_test_cases, rpt_flaky_tests, rpt_slowest_tests,
     // rpt_test_health_daily, rpt_coverage_daily) read test_cases, coverage_reports and workflow_artifacts,
     // empty here: their rows are compared by their model tests and test/test-models.test.ts.
-    expect(models.filter((m) => m.part === "query")).toHaveLength(30);
+    // Issue 15 added 19: the workflow graph (stg_workflow_definitions, stg_workflow_definition_refs,
+    // stg_workflow_definition_jobs, stg_workflow_definition_edges, stg_referenced_workflows, fct_workflow_job_mapping,
+    // dim_workflow_versions, rpt_workflow_dag_nodes, rpt_workflow_dag_edges, rpt_critical_path,
+    // rpt_critical_path_workflows), DORA and flaky jobs.
+    expect(models.filter((m) => m.part === "query")).toHaveLength(49);
     expect(models.filter((m) => m.part === "incremental")).toHaveLength(3);
     // The fixture is not trivially empty where it matters.
     const rows = Object.fromEntries(models.filter((m) => m.part === "query").map((m) => [m.name.split(".")[1], m.referenceRows]));
     expect(rows).toMatchObject({ fct_workflow_runs: 9, fct_workflow_jobs: 11, rpt_running_now: 4, rpt_kpi_summary: 2 });
+    // The workflow graph from the fixture's workflow files (JSON jobs and edges parsed on both engines).
+    expect(rows).toMatchObject({ fct_workflow_job_mapping: 11, rpt_critical_path: 5, rpt_workflow_dag_nodes: 13, rpt_workflow_dag_edges: 6 });
   });
 
   it("empty inputs: every model is empty (or constant) on both engines", async () => {
