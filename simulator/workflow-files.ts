@@ -19,7 +19,7 @@
  */
 import { createHash } from "node:crypto";
 import { stringify } from "yaml";
-import { executes, jobsAt, toSec, workflowOf, type Dataset, type RunnerKind, type SimJobTemplate, type SimRun, type SimWorkflow } from "./dataset.js";
+import { executes, jobsAt, toSec, workflowOf, type Dataset, type RunnerKind, type SimJobTemplate, type SimRun } from "./dataset.js";
 
 /** One job of a workflow file, as written in the YAML. */
 export interface YamlJob {
@@ -370,7 +370,6 @@ export function templatesOfRun(ds: Dataset, run: SimRun): SimJobTemplate[] {
 
 /** Whether the executed job `name` is an execution of `need` (same rule as the dataset's timings). */
 export { executes };
-export type { SimWorkflow };
 
 // ------------------------------------------------------------------ the contents endpoint
 
