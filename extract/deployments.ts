@@ -29,6 +29,10 @@
  * the HTTP cache) need no row again; their statuses are still asked for, conditionally, so a status
  * added since shows up whatever the list says.
  *
+ * Deployments are optional in an extract, like packages: when the deployments list answers 403 (a token
+ * or App without read access to deployments), the repository's deployments are skipped with a warning
+ * naming the permission and `--no-deployments`, and the rest of the extract goes on.
+ *
  * Request cost per repository: ceil(listed / 100) list pages (plus a few per environment whose
  * predecessor predates the window), one statuses request per deployment in the window (conditional:
  * an unchanged list answers 304, free of rate limit) and at most one compare per new (base, head) pair.
@@ -41,7 +45,7 @@ import type { RawRow } from "../schemas/raw-tables.js";
 import type { Unbatched } from "./records.js";
 import type { RepoRef } from "./actions.js";
 import { arrayBody, conditionalPages, type HttpCache } from "./pages.js";
-import { apiBaseUrl, toApiFailure, type ApiStage } from "./api-errors.js";
+import { ApiFailure, apiBaseUrl, toApiFailure, type ApiStage } from "./api-errors.js";
 
 type Api = RestEndpointMethodTypes;
 export type ApiDeployment = Api["repos"]["listDeployments"]["response"]["data"][number];
@@ -66,14 +70,16 @@ export interface DeploymentStats {
   truncated: number;
   /** Compares answering 404, quarantined. */
   missing: number;
+  /** Repositories whose deployments the token may not read (403): skipped with a warning. */
+  forbidden: string[];
 }
 
-export const emptyDeploymentStats = (): DeploymentStats => ({ deployments: 0, statuses: 0, compares: 0, comparesCached: 0, comparesRedeployed: 0, commits: 0, truncated: 0, missing: 0 });
+export const emptyDeploymentStats = (): DeploymentStats => ({ deployments: 0, statuses: 0, compares: 0, comparesCached: 0, comparesRedeployed: 0, commits: 0, truncated: 0, missing: 0, forbidden: [] });
 
 /** The extract summary line of deployments, or null when they are off. */
 export function deploymentsLine(stats: DeploymentStats | null | undefined): string | null {
   if (!stats) return null;
-  return `deployments: ${stats.deployments} deployments, ${stats.statuses} statuses; ${stats.compares} compares (${stats.comparesCached} pairs already known, ${stats.comparesRedeployed} redeploys needing none) → ${stats.commits} commits${stats.truncated ? `, ${stats.truncated} over ${COMPARE_MAX_COMMITS} commits (newest kept)` : ""}${stats.missing ? `, ${stats.missing} answering 404 (quarantined)` : ""}`;
+  return `deployments: ${stats.deployments} deployments, ${stats.statuses} statuses; ${stats.compares} compares (${stats.comparesCached} pairs already known, ${stats.comparesRedeployed} redeploys needing none) → ${stats.commits} commits${stats.truncated ? `, ${stats.truncated} over ${COMPARE_MAX_COMMITS} commits (newest kept)` : ""}${stats.missing ? `, ${stats.missing} answering 404 (quarantined)` : ""}${stats.forbidden.length ? `; skipped (403, no read access to deployments): ${stats.forbidden.join(", ")}` : ""}`;
 }
 
 /** The key of a compared pair, as `knownCompares` returns them. */
@@ -203,21 +209,31 @@ export async function extractRepoDeployments(octokit: GitHubClient, cache: HttpC
   let reachedOlder = false;
   const seen = new Set<number>();
   const malformed: ApiDeployment[] = [];
-  const exhausted = await page(
-    {},
-    "listing deployments",
-    (d) => {
-      // Deployments created while paging push older ones to later pages: the same one can come twice.
-      if (seen.has(d.id)) return;
-      seen.add(d.id);
-      if (Date.parse(d.created_at) >= since) inWindow.push(d);
-      else {
-        older.push(d);
-        reachedOlder = true;
-      }
-    },
-    () => reachedOlder,
-  );
+  let exhausted: boolean;
+  try {
+    exhausted = await page(
+      {},
+      "listing deployments",
+      (d) => {
+        // Deployments created while paging push older ones to later pages: the same one can come twice.
+        if (seen.has(d.id)) return;
+        seen.add(d.id);
+        if (Date.parse(d.created_at) >= since) inWindow.push(d);
+        else {
+          older.push(d);
+          reachedOlder = true;
+        }
+      },
+      () => reachedOlder,
+    );
+  } catch (error) {
+    // Deployments are optional in an extract, like packages: a token or App that may not read them (403
+    // without rate-limit headers) skips this repository's deployments with a warning; the runs are kept.
+    if (!(error instanceof ApiFailure) || error.kind !== "forbidden") throw error;
+    stats.forbidden.push(r.fullName);
+    log.warn(`deployments of ${r.fullName} skipped: ${error.details.problem}. Give the token read access to deployments (classic token: repo or repo_deployment; GitHub App: Deployments: read, and Contents: read for compare) or run with --no-deployments. The workflow runs of this extract are kept.`, { repository: r.fullName, status: error.status });
+    return;
+  }
   for (const d of malformed)
     await writer.quarantine({ resource: "deployments", source: listSource, reason: "id, created_at, environment or sha: missing or of the wrong type; the deployment cannot be placed in the window or compared", record: d as unknown as Record<string, unknown> }, listedAt);
 

@@ -23,7 +23,7 @@ import { loadIntoDuckDb } from "../load/duckdb-load.js";
 import { runTransform } from "../transform/run.js";
 import { createRawTables, openDuckDb, rawTableRef } from "../load/duckdb-connection.js";
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
-import { silentLogger } from "../log/logger.js";
+import { createLogger, silentLogger } from "../log/logger.js";
 import { rawTables, type RawTableName } from "../schemas/raw-tables.js";
 
 const HOUR = 3600;
@@ -498,13 +498,15 @@ describe("DORA end to end: simulator → extract → DuckDB → models, against 
 describe("bad deployment data is quarantined with a reason, never dropped, and the extract goes on", () => {
   let dir: string;
   let sim: Simulator;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "aw-dora-bad-"));
+  });
   afterAll(async () => {
     await sim?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("a deployment without created_at, a status with a non-numeric id and a compare answering 404", async () => {
-    dir = mkdtempSync(join(tmpdir(), "aw-dora-bad-"));
     const ds = generateDataset({ seed: 3, days: 5, runsPerRepoPerDay: 4, busyDayRuns: 0 });
     const world = deploymentWorld(ds);
     const served = { lists: 0, statuses: 0, compares: 0 };
@@ -534,5 +536,25 @@ describe("bad deployment data is quarantined with a reason, never dropped, and t
     const inWindow = world.deployments.filter((d) => d.created_at >= result.manifest.window.since);
     expect(result.manifest.counts.deployments).toBe(inWindow.length - 1);
     expect(result.manifest.quarantined).toBe(3);
+  }, 300_000);
+
+  it("a token that may not read deployments (403) skips them with a warning and keeps the runs", async () => {
+    await sim?.close();
+    const ds = generateDataset({ seed: 3, days: 2, runsPerRepoPerDay: 4, busyDayRuns: 0 });
+    sim = await startSimulator({
+      dataset: ds,
+      faults: (ctx) =>
+        ctx.route === "GET /repos/{owner}/{repo}/deployments" ? { status: 403, body: { message: "Resource not accessible by integration", documentation_url: "https://docs.github.com/rest/deployments/deployments#list-deployments" } } : undefined,
+    });
+    const lines: string[] = [];
+    const log = createLogger({ write: (line) => void lines.push(line), json: true });
+    const result = await runExtract(
+      { repos: [API], since: new Date(Date.parse(ds.anchor) - 2 * DAY_MS).toISOString().slice(0, 10), apiUrl: sim.url, stagingDir: join(dir, "staging-403"), packages: false, now: new Date(Date.parse(ds.anchor) + DAY_MS) },
+      { log },
+    );
+    expect(result.deployments?.forbidden).toEqual([API]);
+    expect(result.manifest.counts.deployments ?? 0).toBe(0);
+    expect(result.manifest.counts.workflow_runs).toBeGreaterThan(0);
+    expect(lines.join("\n")).toMatch(/deployments of acme\/api skipped: .*403.*Deployments: read.*--no-deployments/);
   }, 300_000);
 });
