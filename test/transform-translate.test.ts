@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDuckDb, type Warehouse } from "../load/duckdb-connection.js";
-import { rewriteCalls, splitQualifiedNames, translate } from "../transform/translate.js";
+import { rewriteCalls, splitQualifiedNames, stripComments, translate } from "../transform/translate.js";
 
 let w: Warehouse;
 beforeAll(async () => {
@@ -34,6 +34,17 @@ describe("translate", () => {
       TIMESTAMP_DIFF(TIMESTAMP '2026-01-02 00:00:00+00', TIMESTAMP '2026-01-01 00:00:01+00', DAY) AS e,
       TIMESTAMP_DIFF(TIMESTAMP_ADD(TIMESTAMP '2026-01-01 00:00:00+00', INTERVAL 90 MINUTE), TIMESTAMP '2026-01-01 00:00:00+00', HOUR) AS f`);
     expect(r).toEqual({ a: "0", b: "0", c: "1200", d: "0", e: "0", f: "1" });
+  });
+
+  it("comments are removed first: an apostrophe in a comment no longer hides the SQL after it from the fixes", async () => {
+    const sql = `SELECT
+      -- the job's failures (an apostrophe here used to open a string)
+      COUNTIF(x > 1) AS n, /* it's a block comment */ 'a -- b' AS s, "it's" AS q
+    FROM (SELECT 1 AS x) -- end's`;
+    expect(stripComments(sql)).not.toMatch(/job's|block comment|end's/);
+    expect(stripComments(sql)).toContain("'a -- b'");
+    // COUNTIF over no matching row is 0 in BigQuery; untranslated (DuckDB COUNT_IF) it would be NULL.
+    expect(await one(sql)).toEqual({ n: "0", s: "a -- b", q: "it's" });
   });
 
   it("fix 2 applies inside nested expressions and ignores string literals", () => {

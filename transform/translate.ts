@@ -55,6 +55,36 @@ function skipQuoted(sql: string, start: number): number {
   return sql.length;
 }
 
+/**
+ * SQL comments, removed before anything else reads the text. The fixes find strings by their quotes, and
+ * an apostrophe in a `--` comment ("the job's name") opened a string that ran to the next quote, so every
+ * fix silently skipped the SQL between them. Comments carry no meaning for DuckDB: each becomes one space
+ * (a `--` comment keeps its line break). Quotes inside string literals and quoted names are not comments.
+ */
+export function stripComments(sql: string): string {
+  let out = "";
+  let start = 0;
+  for (let i = 0; i < sql.length; i++) {
+    const ch = sql[i];
+    if (ch === "'" || ch === '"' || ch === "`") {
+      i = skipQuoted(sql, i);
+      continue;
+    }
+    if (ch === "-" && sql[i + 1] === "-") {
+      const end = sql.indexOf("\n", i);
+      out += `${sql.slice(start, i)} `;
+      start = end < 0 ? sql.length : end;
+      i = start - 1;
+    } else if (ch === "/" && sql[i + 1] === "*") {
+      const end = sql.indexOf("*/", i + 2);
+      out += `${sql.slice(start, i)} `;
+      start = end < 0 ? sql.length : end + 2;
+      i = start - 1;
+    }
+  }
+  return out + sql.slice(start);
+}
+
 /** Splits a call's argument text at top-level commas. */
 function splitArgs(inner: string): string[] {
   const args: string[] = [];
@@ -319,7 +349,7 @@ export function translate(bigquerySql: string, options: TranslateOptions = {}): 
     step("concat", fixConcat),
     step("floatLiterals", floatLiterals),
   ];
-  const pre = before.reduce((sql, fn) => fn(sql), bigquerySql);
+  const pre = before.reduce((sql, fn) => fn(sql), stripComments(bigquerySql));
   const result = transpile(pre, Dialect.BigQuery, Dialect.DuckDB, { pretty: options.pretty ?? false });
   if (!result.success || !result.sql) {
     const where = result.errorLine ? ` (line ${result.errorLine}, column ${result.errorColumn ?? "?"})` : "";
