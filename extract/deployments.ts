@@ -139,6 +139,8 @@ export function deploymentCommitRow(repository: string, base: string, head: stri
 export interface RepoDeploymentsOptions {
   /** Start of the extract window: deployments created at or after it are extracted. */
   since: Date;
+  /** End of the window (--until): deployments created after it are left to a later extract. Default: none. */
+  until?: Date;
   /** Pairs the warehouse already holds (`compareKey`), and those compared by this extract so far. */
   knownCompares: Set<string>;
   stats: DeploymentStats;
@@ -174,6 +176,7 @@ const byCreated = (a: Listed, b: Listed) => Date.parse(a.created_at) - Date.pars
 /** Deployments, statuses and commits of one repository (see the module comment). */
 export async function extractRepoDeployments(octokit: GitHubClient, cache: HttpCache, writer: BatchWriter, r: RepoRef, options: RepoDeploymentsOptions, log: Logger): Promise<void> {
   const since = options.since.getTime();
+  const until = options.until?.getTime() ?? Number.POSITIVE_INFINITY;
   const stats = options.stats;
   const inWindow: Listed[] = [];
   const older: Listed[] = [];
@@ -218,7 +221,9 @@ export async function extractRepoDeployments(octokit: GitHubClient, cache: HttpC
         // Deployments created while paging push older ones to later pages: the same one can come twice.
         if (seen.has(d.id)) return;
         seen.add(d.id);
-        if (Date.parse(d.created_at) >= since) inWindow.push(d);
+        const created = Date.parse(d.created_at);
+        if (created > until) return;
+        if (created >= since) inWindow.push(d);
         else {
           older.push(d);
           reachedOlder = true;

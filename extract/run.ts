@@ -292,7 +292,7 @@ export async function runExtract(input: ExtractConfigInput, deps: ExtractDeps): 
     });
     if (config.deployments)
       enqueueListing(async () => {
-        await extractRepoDeployments(octokit, cache, writer, r, { since: window.from, knownCompares, stats: deployments }, log);
+        await extractRepoDeployments(octokit, cache, writer, r, { since: window.from, until: window.to, knownCompares, stats: deployments }, log);
       });
     // One task per day: list requests are latency-bound, and days are independent.
     for (const day of dayWindows(window.from, window.to))
