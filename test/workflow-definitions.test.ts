@@ -17,6 +17,8 @@ import { openDuckDb } from "../load/duckdb-connection.js";
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { createLogger } from "../log/logger.js";
 import type { Reply, RequestContext } from "../simulator/server.js";
+import { parseWorkflowFile } from "../extract/workflow-parse.js";
+import { pendingFromRow, splitReferencedPath, WorkflowFilePlan } from "../extract/workflow-definitions.js";
 
 const ANCHOR = "2026-10-15T12:00:00Z";
 const SINCE = "2026-10-09";
@@ -349,4 +351,70 @@ describe("workflow definitions: a token that cannot read contents", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe("workflow files: parsing and planning units", () => {
+  it("keeps values as written: environment by name, runs-on groups, conditions, reusable workflows in another repository", async () => {
+    const parsed = await parseWorkflowFile(
+      ".github/workflows/release.yml",
+      [
+        "name: Release",
+        "on:",
+        "  workflow_run:",
+        "    workflows: [CI, Nightly]",
+        "    types: [completed]",
+        "jobs:",
+        "  build:",
+        "    runs-on: { group: large-runners, labels: [linux] }",
+        "    steps: [{ run: make }]",
+        "  ship:",
+        "    needs: build",
+        "    if: github.event.workflow_run.conclusion == 'success'",
+        "    environment: { name: production, url: https://example.com }",
+        "    runs-on: ubuntu-latest",
+        "    steps: [{ run: make ship }]",
+        "  shared:",
+        "    needs: [build, ship]",
+        "    uses: octo/shared/.github/workflows/deploy.yml@v1",
+      ].join("\n"),
+    );
+    expect(parsed).toMatchObject({ valid: true, errors: [], workflowName: "Release", triggers: ["workflow_run"], workflowRunSources: ["CI", "Nightly"] });
+    expect(parsed.jobs).toEqual([
+      { job_id: "build", name: null, needs: [], runs_on: { group: "large-runners", labels: ["linux"] }, environment: null, uses: null, matrix: null, if: null },
+      { job_id: "ship", name: null, needs: ["build"], runs_on: "ubuntu-latest", environment: "production", uses: null, matrix: null, if: "github.event.workflow_run.conclusion == 'success'" },
+      { job_id: "shared", name: null, needs: ["build", "ship"], runs_on: null, environment: null, uses: "octo/shared/.github/workflows/deploy.yml@v1", matrix: null, if: null },
+    ]);
+    expect(parsed.edges).toEqual([{ from: "build", to: "ship" }, { from: "build", to: "shared" }, { from: "ship", to: "shared" }]);
+  });
+
+  it("reports what is wrong with a file that does not parse: a cycle, broken YAML, not a workflow", async () => {
+    const cycle = await parseWorkflowFile("c.yml", "on: push\njobs:\n  a:\n    needs: b\n    runs-on: x\n    steps: [{ run: a }]\n  b:\n    needs: a\n    runs-on: x\n    steps: [{ run: b }]\n");
+    expect(cycle.valid).toBe(false);
+    expect(cycle.errors.join("\n")).toMatch(/c\.yml/);
+    expect(cycle.jobs).toEqual([]);
+    const broken = await parseWorkflowFile("b.yml", "on: push\njobs:\n  a: [\n");
+    expect(broken.valid).toBe(false);
+    expect(broken.errors.join("\n")).toMatch(/b\.yml/);
+    const notWorkflow = await parseWorkflowFile("n.yml", "just text");
+    expect(notWorkflow.valid).toBe(false);
+    expect(notWorkflow.errors.length).toBeGreaterThan(0);
+  });
+
+  it("plans each (repository, path, commit) once, newest commit of every file first, never a dynamic/ path", () => {
+    const plan = new WorkflowFilePlan();
+    const f = (path: string, sha: string) => ({ repository: "acme/api", path, commitSha: sha });
+    plan.add(f(".github/workflows/ci.yml", "a"), 1);
+    plan.add(f(".github/workflows/ci.yml", "b"), 3);
+    plan.add(f(".github/workflows/ci.yml", "a"), 2);
+    plan.add(f(".github/workflows/deploy.yml", "c"), 1);
+    plan.add(f("dynamic/github-code-scanning/codeql", "d"), 9);
+    expect(plan.size).toBe(3);
+    expect(plan.notFiles).toBe(1);
+    expect(plan.ordered().map((p) => `${p.path}@${p.commitSha}`)).toEqual([".github/workflows/ci.yml@b", ".github/workflows/deploy.yml@c", ".github/workflows/ci.yml@a"]);
+    expect(splitReferencedPath("octo/shared/.github/workflows/deploy.yml@refs/heads/main")).toEqual({ repository: "octo/shared", path: ".github/workflows/deploy.yml" });
+    expect(pendingFromRow({ repository: "acme/api", path: ".github/workflows/ci.yml", commit_sha: "e", created_ms: 5, referenced: JSON.stringify([{ path: "octo/shared/.github/workflows/deploy.yml@v1", sha: "f", ref: "refs/tags/v1" }]) })).toEqual([
+      { repository: "acme/api", path: ".github/workflows/ci.yml", commitSha: "e", createdAt: 5 },
+      { repository: "octo/shared", path: ".github/workflows/deploy.yml", commitSha: "f", createdAt: 5 },
+    ]);
+  });
 });
