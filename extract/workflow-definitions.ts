@@ -11,9 +11,12 @@
  * Cost: one `GET /repos/{o}/{r}/contents/{path}?ref={sha}` per new (repository, path, commit), plus one
  * raw request per file over 1 MB (GitHub sends such a file's JSON without its content: encoding "none";
  * the raw media type returns the bytes). A (repository, path, commit) the warehouse already holds in
- * `workflow_definition_refs` is never requested again, --refetch or not (a commit's file never changes);
- * a blob already in `workflow_definitions` is not parsed or written again. Requests go through the
- * extract's client: rate limits, retries and GitHub App tokens apply; an App needs Contents: read.
+ * `workflow_definition_refs` is not requested again, --refetch or not (a commit's file never changes):
+ * the extract asks the warehouse for the refs read since its window's start and those at any commit its
+ * window's runs ran on, so only a file read before the window at a commit no run of the window used (a
+ * reusable workflow pinned in another repository) is read again, about once per lookback. A blob already
+ * in `workflow_definitions` is not parsed or written again. Requests go through the extract's client:
+ * rate limits, retries and GitHub App tokens apply; an App needs Contents: read.
  *
  * Reserve: workflow files are read after every run and job of the extract, and only while the primary
  * rate limit left stays above `reserve` requests; the files not read are counted (`deferred`) and read by
