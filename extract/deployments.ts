@@ -144,6 +144,8 @@ export interface RepoDeploymentsOptions {
   /** Pairs the warehouse already holds (`compareKey`), and those compared by this extract so far. */
   knownCompares: Set<string>;
   stats: DeploymentStats;
+  /** Deployments per list page: 100, GitHub's maximum (tests make it small to reach later pages). */
+  pageSize?: number;
 }
 
 const now = () => new Date().toISOString();
@@ -187,7 +189,7 @@ export async function extractRepoDeployments(octokit: GitHubClient, cache: HttpC
    * cached keys) until `stop` says enough; returns whether the list ended.
    */
   const page = async (params: Record<string, string>, stage: string, onItem: (d: Listed) => void, stop: () => boolean): Promise<boolean> => {
-    const pages = conditionalPages(octokit, cache, on(r, stage), "GET /repos/{owner}/{repo}/deployments", { owner: r.owner, repo: r.repo, per_page: 100, ...params }, arrayBody<ApiDeployment>(), listedKey);
+    const pages = conditionalPages(octokit, cache, on(r, stage), "GET /repos/{owner}/{repo}/deployments", { owner: r.owner, repo: r.repo, per_page: options.pageSize ?? 100, ...params }, arrayBody<ApiDeployment>(), listedKey);
     for await (const p of pages) {
       if (p.notModified) {
         for (const key of p.keys ?? []) {

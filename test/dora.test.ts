@@ -19,6 +19,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allJobsOf, generateDataset, startSimulator, type Dataset, type Simulator } from "../simulator/index.js";
 import { ancestors, compareCommits, COMPARE_UNPAGED_LIMIT, deploymentWorld, type DeploymentWorld, type SimDeployment } from "../simulator/deployments.js";
 import { runExtract, type ExtractResult } from "../extract/run.js";
+import { emptyDeploymentStats, extractRepoDeployments } from "../extract/deployments.js";
+import { BatchWriter } from "../extract/batch-writer.js";
+import { createGitHubClient } from "../extract/client.js";
+import { HttpCache } from "../extract/pages.js";
+import { repoRef } from "../extract/actions.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
 import { runTransform } from "../transform/run.js";
 import { createRawTables, openDuckDb, rawTableRef } from "../load/duckdb-connection.js";
@@ -556,5 +561,49 @@ describe("bad deployment data is quarantined with a reason, never dropped, and t
     expect(result.manifest.counts.deployments ?? 0).toBe(0);
     expect(result.manifest.counts.workflow_runs).toBeGreaterThan(0);
     expect(lines.join("\n")).toMatch(/deployments of acme\/api skipped: .*403.*Deployments: read.*--no-deployments/);
+  }, 300_000);
+});
+
+describe("a window whose first production deployment has its predecessor on a later page", () => {
+  it("lists that environment alone until the predecessor shows up, and compares from it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "aw-dora-pages-"));
+    const ds = generateDataset({ days: 14, runsPerRepoPerDay: 2, busyDayRuns: 0 });
+    const world = deploymentWorld(ds);
+    const newestFirst = [...world.deployments].reverse();
+    // A production deployment with a new SHA whose next older deployment is a staging one that ends a
+    // page of 2: the first page reaching before the window then holds no older production deployment.
+    const k = newestFirst.findIndex((d, i) => {
+      const next = newestFirst[i + 1];
+      const prod = world.deployments.filter((x) => x.environment === "production");
+      const at = prod.indexOf(d);
+      return d.environment === "production" && d.role === "deploy" && at > 2 && next?.environment === "staging" && (i + 1) % 2 === 1 && !prod.slice(0, at).some((x) => x.sha === d.sha);
+    });
+    expect(k).toBeGreaterThan(0);
+    const target = newestFirst[k] as SimDeployment;
+    const prod = world.deployments.filter((x) => x.environment === "production");
+    const predecessor = prod[prod.indexOf(target) - 1] as SimDeployment;
+    const compared: string[] = [];
+    const lists: string[] = [];
+    const sim = await startSimulator({
+      dataset: ds,
+      faults: (ctx) => {
+        if (ctx.route === "GET /repos/{owner}/{repo}/compare/{basehead}") compared.push(decodeURIComponent(ctx.path.split("/compare/")[1] ?? ""));
+        if (ctx.route === "GET /repos/{owner}/{repo}/deployments") lists.push(ctx.query.get("environment") ?? "(all)");
+        return undefined;
+      },
+    });
+    try {
+      const { octokit } = createGitHubClient({ apiUrl: sim.url, log: silentLogger });
+      const writer = new BatchWriter(join(dir, "staging"), "20261015T120000Z-00000000", "2026-10-15");
+      const stats = emptyDeploymentStats();
+      await extractRepoDeployments(octokit, new HttpCache(new Map()), writer, repoRef(API), { since: new Date(target.created_at), knownCompares: new Set(), stats, pageSize: 2 }, silentLogger);
+      writer.abandon();
+      expect(lists).toContain("production");
+      expect(compared).toContain(`${predecessor.sha}...${target.sha}`);
+      expect(stats.deployments).toBe(k + 1);
+    } finally {
+      await sim.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 300_000);
 });
