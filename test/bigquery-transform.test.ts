@@ -61,13 +61,15 @@ describe("dataform run on BigQuery", () => {
     const result = await runDataformOnBigQuery({ projectId: PROJECT, location: "US", tags: ["reporting"], vars: { kpi_reference_time: "2026-10-15T12:00:00Z" }, dryRun: true, workDir: dir }, log);
     expect(result.exitCode).toBe(0);
 
-    const views = google.bigquery.queries.filter((q) => q.dryRun).map((q) => /create or replace view `([^`]+)`/.exec(q.sql)?.[1]).sort();
+    const views = google.bigquery.queries.filter((q) => q.dryRun).map((q) => /create or replace (?:view|table) `([^`]+)`/.exec(q.sql)?.[1]).sort();
     expect(views.filter((v) => v?.startsWith(`${PROJECT}.actions_warehouse.`))).toEqual(reportingViews().map((v) => `${PROJECT}.actions_warehouse.${v}`));
-    // The assertions beside a reporting view (rpt_alerts' uniqueKey and nonNull) carry its tag and run with it; nothing upstream does.
-    expect(views.filter((v) => !v?.startsWith(`${PROJECT}.actions_warehouse.`))).toEqual([
-      `${PROJECT}.actions_assertions.actions_warehouse_rpt_alerts_assertions_rowConditions`,
-      `${PROJECT}.actions_assertions.actions_warehouse_rpt_alerts_assertions_uniqueKey_0`,
-    ]);
+    // The assertions beside a reporting model (uniqueKey, and nonNull with rowConditions as one check) carry
+    // its tag and run with it; nothing upstream does.
+    const asserted = reportingViews().filter((v) => /\bassertions:\s*\{[^}]*uniqueKey/s.test(readFileSync(join(projectRoot, "definitions", "reporting", `${v}.sqlx`), "utf8")));
+    expect(asserted).toContain("rpt_alerts");
+    expect(views.filter((v) => !v?.startsWith(`${PROJECT}.actions_warehouse.`))).toEqual(
+      asserted.flatMap((v) => [`${PROJECT}.actions_assertions.actions_warehouse_${v}_assertions_rowConditions`, `${PROJECT}.actions_assertions.actions_warehouse_${v}_assertions_uniqueKey_0`]).sort(),
+    );
     const kpi = google.bigquery.queries.find((q) => q.sql.includes("rpt_kpi_summary"));
     expect(kpi?.sql).toContain("2026-10-15T12:00:00Z");
     // It authenticated through the external-account file (STS on the stand-in); nothing was rejected.
