@@ -30,18 +30,10 @@ import { createRawTables, openDuckDb, rawTableRef } from "../load/duckdb-connect
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { createLogger, silentLogger } from "../log/logger.js";
 import { rawTables, type RawTableName } from "../schemas/raw-tables.js";
+import { queryWarehouse as query } from "./warehouse-query.js";
 
 const HOUR = 3600;
 const DAY_MS = 86_400_000;
-
-async function query(path: string, sql: string): Promise<Record<string, unknown>[]> {
-  const w = await openDuckDb(path);
-  try {
-    return (await w.connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
-  } finally {
-    w.close();
-  }
-}
 
 /** Plain values: BIGINT → number, DATE/TIMESTAMP → ISO day or instant. */
 function plain(rows: Record<string, unknown>[]): Record<string, unknown>[] {

@@ -9,21 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateDataset, landmarks, startSimulator, type Dataset, type Simulator } from "../simulator/index.js";
 import { runPipeline, type PipelineResult } from "../jobs/pipeline.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
-import { openDuckDb } from "../load/duckdb-connection.js";
 import { silentLogger } from "../log/logger.js";
 import { counts, pipelineHealth, queueSeconds, runsInWindow } from "./ground-truth.js";
+import { queryWarehouse as query } from "./warehouse-query.js";
 
 const ANCHOR = "2026-10-15T12:00:00Z";
 const SINCE = "2026-10-01";
 
-async function query(path: string, sql: string): Promise<Record<string, unknown>[]> {
-  const w = await openDuckDb(path);
-  try {
-    return (await w.connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
-  } finally {
-    w.close();
-  }
-}
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
 describe("pipeline on the simulator", () => {

@@ -20,6 +20,7 @@ import { acquireWarehouseLock, lockFileOf, WarehouseLockedError, type LockHolder
 import { compileCacheDir, projectRoot } from "../transform/compile.js";
 import { silentLogger } from "../log/logger.js";
 import { cliSession } from "./cli-session.js";
+import { queryWarehouse as query } from "./warehouse-query.js";
 
 const ANCHOR = "2026-10-15T12:00:00Z";
 const SINCE = "2026-10-13";
@@ -28,15 +29,6 @@ const SMALL = { runsPerRepoPerDay: 3, busyDayRuns: 0, bigRunJobs: 3, bigPackageV
 const BIN = join(import.meta.dirname, "..", "bin", "actions-warehouse.js");
 const byCheck = (results: CheckResult[]) => Object.fromEntries(results.map((r) => [r.check, r]));
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
-
-async function query(path: string, sql: string): Promise<Record<string, unknown>[]> {
-  const w = await openDuckDb(path);
-  try {
-    return (await w.connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
-  } finally {
-    w.close();
-  }
-}
 
 /** Rows per table of every schema: what a destructive surprise would change. */
 async function rowCounts(path: string): Promise<Record<string, number>> {

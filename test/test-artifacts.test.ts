@@ -11,7 +11,6 @@ import { artifactTruth, generateDataset, startSimulator, type ArtifactTruth, typ
 import { runExtract, type ExtractResult } from "../extract/run.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
 import { runTransform } from "../transform/run.js";
-import { openDuckDb } from "../load/duckdb-connection.js";
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { silentLogger } from "../log/logger.js";
 import { gitHubSpec, responseValidator, schemaValidatorFactory, type Json } from "./openapi-schema.js";
@@ -20,20 +19,12 @@ import { createGitHubClient } from "../extract/client.js";
 import { BatchWriter } from "../extract/batch-writer.js";
 import { emptyArtifactStats, extractRepoArtifacts } from "../extract/artifacts.js";
 import { repoRef } from "../extract/actions.js";
+import { queryWarehouse as query } from "./warehouse-query.js";
 
 const ANCHOR = "2026-10-15T12:00:00Z";
 const SINCE = "2026-10-01";
 const REPOS = ["acme/ml-platform", "acme/api", "acme/mobile"];
 const GLOBS = ["junit*", "test-results*", "coverage*"];
-
-async function query(path: string, sql: string): Promise<Record<string, unknown>[]> {
-  const w = await openDuckDb(path);
-  try {
-    return (await w.connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
-  } finally {
-    w.close();
-  }
-}
 
 describe("test artifacts: simulator ground truth in github_raw", () => {
   let dir: string;

@@ -13,25 +13,16 @@ import { allJobsOf, generateDataset, startSimulator, type Dataset, type Simulato
 import { CONTENTS_JSON_LIMIT, filesThatRan, workflowFileAt, yamlJobOfExecution, type RanFile, type WorkflowFileVersion } from "../simulator/workflow-files.js";
 import { runExtract, type ExtractResult } from "../extract/run.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
-import { openDuckDb } from "../load/duckdb-connection.js";
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { createLogger } from "../log/logger.js";
 import type { Reply, RequestContext } from "../simulator/server.js";
 import { parseWorkflowFile } from "../extract/workflow-parse.js";
 import { pendingFromRow, splitReferencedPath, WorkflowFilePlan } from "../extract/workflow-definitions.js";
+import { queryWarehouse as query } from "./warehouse-query.js";
 
 const ANCHOR = "2026-10-15T12:00:00Z";
 const SINCE = "2026-10-09";
 const GONE = { repo: "acme/web", path: ".github/workflows/ci.yml" };
-
-async function query(path: string, sql: string): Promise<Record<string, unknown>[]> {
-  const w = await openDuckDb(path);
-  try {
-    return (await w.connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
-  } finally {
-    w.close();
-  }
-}
 
 /** What the parser should have found in a file version, from the simulator's YAML model. */
 function expectedJobs(v: WorkflowFileVersion) {

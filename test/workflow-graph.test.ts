@@ -19,12 +19,12 @@ import { generateDataset, jobsOfAttempt, startSimulator, type Dataset, type SimJ
 import { executes, filesThatRan, templatesOfRun, workflowFileAt, yamlJobOfExecution } from "../simulator/workflow-files.js";
 import { runExtract } from "../extract/run.js";
 import { loadIntoDuckDb } from "../load/duckdb-load.js";
-import { openDuckDb } from "../load/duckdb-connection.js";
 import { duckDbExtractState } from "../load/watermark-duckdb.js";
 import { silentLogger } from "../log/logger.js";
 import { runTransform } from "../transform/run.js";
 import { projectRoot } from "../transform/compile.js";
 import { translate } from "../transform/translate.js";
+import { queryWarehouse as query } from "./warehouse-query.js";
 
 const ANCHOR = "2026-10-15T12:00:00Z";
 const SINCE = "2026-10-03";
@@ -155,15 +155,6 @@ function expectedCriticalPaths(ds: Dataset, runs: SimRun[], edges: Map<string, E
 }
 
 // ---- the warehouse -----------------------------------------------------------------------------------
-
-async function query(path: string, sql: string): Promise<Record<string, unknown>[]> {
-  const w = await openDuckDb(path);
-  try {
-    return (await w.connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
-  } finally {
-    w.close();
-  }
-}
 
 describe("workflow graph on the simulator", () => {
   let dir: string;
