@@ -42,7 +42,7 @@ import type { GitHubClient } from "./client.js";
 import type { BatchWriter } from "./batch-writer.js";
 import type { Logger } from "../log/logger.js";
 import type { RawRow } from "../schemas/raw-tables.js";
-import type { Unbatched } from "./records.js";
+import { asPayload, type Unbatched } from "./records.js";
 import type { RepoRef } from "./actions.js";
 import { arrayBody, conditionalPages, type HttpCache } from "./pages.js";
 import { ApiFailure, apiBaseUrl, toApiFailure, type ApiStage } from "./api-errors.js";
@@ -85,7 +85,6 @@ export function deploymentsLine(stats: DeploymentStats | null | undefined): stri
 /** The key of a compared pair, as `knownCompares` returns them. */
 export const compareKey = (repository: string, base: string, head: string): string => `${repository}\u0000${base}\u0000${head}`;
 
-const asPayload = (value: unknown) => value as Record<string, unknown>;
 
 export function deploymentRow(repository: string, d: ApiDeployment, extractedAt: string): Unbatched<RawRow<"deployments">> {
   return {

@@ -20,7 +20,8 @@ export type ApiPackageVersion = Api["packages"]["getAllPackageVersionsForPackage
 /** A row before the batch writer adds `_batch_id`. */
 export type Unbatched<T> = Omit<T, "_batch_id">;
 
-const asPayload = (value: unknown) => value as Record<string, unknown>;
+/** An API object kept whole as a raw row's `payload`. */
+export const asPayload = (value: unknown) => value as Record<string, unknown>;
 
 export function workflowRow(repository: string, w: ApiWorkflow, extractedAt: string): Unbatched<RawRow<"workflows">> {
   return {
