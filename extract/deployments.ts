@@ -85,7 +85,6 @@ export function deploymentsLine(stats: DeploymentStats | null | undefined): stri
 /** The key of a compared pair, as `knownCompares` returns them. */
 export const compareKey = (repository: string, base: string, head: string): string => `${repository}\u0000${base}\u0000${head}`;
 
-
 export function deploymentRow(repository: string, d: ApiDeployment, extractedAt: string): Unbatched<RawRow<"deployments">> {
   return {
     repository,
