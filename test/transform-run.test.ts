@@ -242,6 +242,24 @@ describe("assertions and selection", () => {
     expect(reportingOnly.actions.map((a) => a.name)).toContain("actions_warehouse.rpt_alerts");
   });
 
+  it("a model whose kind changed between releases (view ↔ table) replaces the old relation", async () => {
+    // A warehouse built by a release where fct_workflow_job_mapping was a view and rpt_kpi_summary a table:
+    // DuckDB's CREATE OR REPLACE refuses to replace one kind with the other.
+    const old = join(dir, "kinds.duckdb");
+    copyFileSync(db, old);
+    const w = await openDuckDb(old);
+    await w.connection.run("DROP TABLE actions_warehouse.fct_workflow_job_mapping; CREATE VIEW actions_warehouse.fct_workflow_job_mapping AS SELECT 1 AS x");
+    await w.connection.run("DROP VIEW actions_warehouse.rpt_kpi_summary; CREATE TABLE actions_warehouse.rpt_kpi_summary AS SELECT 1 AS x");
+    w.close();
+    const result = await runTransform({ duckdbPath: old, vars, tags: ["graph", "reporting"], includeDependencies: true });
+    expect(result.ok).toBe(true);
+    const kinds = await query(old, "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'actions_warehouse' AND table_name IN ('fct_workflow_job_mapping', 'rpt_kpi_summary') ORDER BY table_name");
+    expect(kinds).toEqual([
+      { table_name: "fct_workflow_job_mapping", table_type: "BASE TABLE" },
+      { table_name: "rpt_kpi_summary", table_type: "VIEW" },
+    ]);
+  });
+
   it("an unknown conclusion fails the run with the assertion name and the row", async () => {
     const bad = join(dir, "bad.duckdb");
     copyFileSync(db, bad);

@@ -211,6 +211,20 @@ async function relationExists(connection: DuckDBConnection, t: Target): Promise<
   return Number(reader.getRowObjects()[0]?.n ?? 0) > 0;
 }
 
+/**
+ * Drops `t` when it exists as the other kind of relation: a model changed from a view to a table (or back)
+ * between releases. DuckDB's CREATE OR REPLACE refuses to replace a view with a table ("Existing object
+ * ... is of type View"); Dataform's runner on BigQuery likewise drops the relation of the old kind first.
+ */
+async function dropIfOtherKind(connection: DuckDBConnection, t: Target, wanted: "VIEW" | "BASE TABLE"): Promise<void> {
+  const reader = await connection.runAndReadAll(
+    `SELECT table_type FROM information_schema.tables WHERE table_schema = '${t.schema.replaceAll("'", "''")}' AND table_name = '${t.name.replaceAll("'", "''")}'`,
+  );
+  const existing = reader.getRowObjects()[0]?.table_type;
+  if (existing === undefined || existing === wanted) return;
+  await connection.run(`DROP ${existing === "VIEW" ? "VIEW" : "TABLE"} ${relation(t)}`);
+}
+
 async function countRows(connection: DuckDBConnection, t: Target): Promise<number> {
   const reader = await connection.runAndReadAll(`SELECT COUNT(*) AS n FROM ${relation(t)}`);
   return Number(reader.getRowObjects()[0]?.n ?? 0);
@@ -244,6 +258,7 @@ async function runTable(connection: DuckDBConnection, ex: Executor, action: Acti
   const target = relation(action.target);
   if (action.type === "view") {
     for (const op of table.preOps) await ex.run(translateOnce(op));
+    await dropIfOtherKind(connection, action.target, "VIEW");
     await ex.run(`CREATE OR REPLACE VIEW ${target} AS\n${translateOnce(table.query)}`);
     for (const op of table.postOps) await ex.run(translateOnce(op));
     return {};
@@ -252,6 +267,7 @@ async function runTable(connection: DuckDBConnection, ex: Executor, action: Acti
     action.type === "incremental" && !fullRefresh && table.incrementalQuery !== undefined && (await relationExists(connection, action.target));
   if (!incremental) {
     for (const op of table.preOps) await ex.run(translateOnce(op));
+    await dropIfOtherKind(connection, action.target, "BASE TABLE");
     await ex.run(`CREATE OR REPLACE TABLE ${target} AS\n${translateOnce(table.query)}`);
     for (const op of table.postOps) await ex.run(translateOnce(op));
     return { rowCount: await countRows(connection, action.target), ...(action.type === "incremental" ? { mode: "full" as const } : {}) };
